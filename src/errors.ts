@@ -1,0 +1,56 @@
+/**
+ * Typed errors. Every error the user can cause is a LionOnnxError: one line that says what went
+ * wrong, where, and what to do. The CLI prints `error: <message>` and exits with code 2; anything
+ * else escaping is a bug and prints a stack trace.
+ */
+export class LionOnnxError extends Error {
+  /** Short machine-readable kind, e.g. "model-format". */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The bytes are not a valid ONNX model (truncated, garbage, wrong field types). */
+export class ModelFormatError extends LionOnnxError {
+  constructor(message: string) {
+    super('model-format', message);
+  }
+}
+
+/** An external-data reference is unsafe (outside the model folder) or inconsistent with its file. */
+export class ExternalDataError extends LionOnnxError {
+  constructor(message: string) {
+    super('external-data', message);
+  }
+}
+
+/** The graph does not satisfy what a pass needs (missing gradient, shape mismatch, name collision...). */
+export class GraphError extends LionOnnxError {
+  constructor(message: string) {
+    super('graph', message);
+  }
+}
+
+/** Bad options or arguments from the user. */
+export class UsageError extends LionOnnxError {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
+
+/** Bad data files (.npy, safetensors, manifest). */
+export class DataError extends LionOnnxError {
+  constructor(message: string) {
+    super('data', message);
+  }
+}
+
+/** The execution environment cannot do what was asked (e.g. CUDA provider not installed). */
+export class RuntimeSetupError extends LionOnnxError {
+  constructor(message: string) {
+    super('runtime', message);
+  }
+}

@@ -1,0 +1,94 @@
+/** Topological order and dead-node removal. */
+import { GraphError } from '../errors.js';
+import { allGraphs, Graph, type Node } from './graph.js';
+
+/** Names a node reads, including values its subgraphs capture from the enclosing scope. */
+export function nodeReads(node: Node): string[] {
+  const reads = node.inputs.filter((x) => x !== '');
+  for (const a of node.attributes) {
+    const subs = a.value instanceof Graph ? [a.value] : Array.isArray(a.value) && a.value[0] instanceof Graph ? (a.value as Graph[]) : [];
+    for (const sg of subs) reads.push(...capturedNames(sg));
+  }
+  return reads;
+}
+
+/** Names used inside a subgraph (at any depth) that it does not define itself. */
+export function capturedNames(sg: Graph): string[] {
+  const defined = new Set<string>();
+  const used = new Set<string>();
+  for (const g of allGraphs(sg)) {
+    for (const v of g.inputs) defined.add(v.name);
+    for (const t of g.initializers) defined.add(t.name);
+    for (const n of g.nodes) {
+      for (const o of n.outputs) defined.add(o);
+      for (const i of n.inputs) if (i) used.add(i);
+    }
+    for (const o of g.outputs) used.add(o.name);
+  }
+  return [...used].filter((u) => !defined.has(u));
+}
+
+/** Nodes in an order where every value is written before it is read; stable otherwise. */
+export function topoSort(graph: Graph): Node[] {
+  const producer = graph.producers();
+  const indeg = new Map<Node, number>();
+  const readers = new Map<Node, Node[]>();
+  for (const n of graph.nodes) {
+    let d = 0;
+    for (const r of new Set(nodeReads(n))) {
+      const p = producer.get(r);
+      if (p && p !== n) {
+        d++;
+        const list = readers.get(p) ?? [];
+        list.push(n);
+        readers.set(p, list);
+      }
+    }
+    indeg.set(n, d);
+  }
+  const order: Node[] = [];
+  const position = new Map(graph.nodes.map((n, i) => [n, i]));
+  // Process ready nodes in their original order so unrelated nodes keep their relative order.
+  const ready = graph.nodes.filter((n) => indeg.get(n) === 0);
+  let head = 0;
+  while (head < ready.length) {
+    const n = ready[head++];
+    order.push(n);
+    const next: Node[] = [];
+    for (const r of readers.get(n) ?? []) {
+      const d = indeg.get(r)! - 1;
+      indeg.set(r, d);
+      if (d === 0) next.push(r);
+    }
+    next.sort((a, b) => position.get(a)! - position.get(b)!);
+    ready.push(...next);
+  }
+  if (order.length !== graph.nodes.length) {
+    const stuck = graph.nodes.find((n) => indeg.get(n)! > 0)!;
+    throw new GraphError(`the graph has a cycle through node '${stuck.name ?? stuck.opType}' (${stuck.opType})`);
+  }
+  return order;
+}
+
+/** Removes nodes whose outputs reach no graph output, and initializers nobody reads. */
+export function removeDeadNodes(graph: Graph): { removedNodes: number; removedInitializers: number } {
+  const producer = graph.producers();
+  const live = new Set<Node>();
+  const stack = graph.outputs.map((o) => o.name);
+  const seen = new Set<string>();
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    const p = producer.get(v);
+    if (p && !live.has(p)) {
+      live.add(p);
+      stack.push(...nodeReads(p));
+    }
+  }
+  const before = graph.nodes.length;
+  graph.nodes = graph.nodes.filter((n) => live.has(n));
+  const inits = graph.initializers.length;
+  graph.initializers = graph.initializers.filter((t) => seen.has(t.name) || graph.inputs.some((i) => i.name === t.name));
+  return { removedNodes: before - graph.nodes.length, removedInitializers: inits - graph.initializers.length };
+}
