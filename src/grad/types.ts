@@ -7,12 +7,26 @@ import type { GraphBuilder } from '../ir/builder.js';
 import type { Node } from '../ir/graph.js';
 import type { Dim } from '../ir/value-type.js';
 
-export interface GradContext {
-  /** Appends backward nodes; names never collide with the forward graph. */
+/** What helpers that emit nodes need: a builder, the opset, and what is known about values. */
+export interface Emitter {
+  /** Appends nodes; names never collide with the forward graph. */
   b: GraphBuilder;
-  node: Node;
-  /** Default-domain opset of the model (rules choose attribute vs input forms by it). */
+  /** Default-domain opset of the model (emitted ops choose attribute vs input forms by it). */
   opset: number;
+  /** Static shape of a value when known (dims may be symbolic or null). */
+  shape(name: string): Dim[] | undefined;
+  /** Element type of a value when known. */
+  elemType(name: string): number | undefined;
+  /**
+   * Values of a small integer tensor when they are known before running (initializers,
+   * Constant nodes, shape arithmetic over static shapes), else undefined. Lets rules pick a
+   * static form (e.g. Pad) over a dynamic one.
+   */
+  value(name: string): number[] | undefined;
+}
+
+export interface GradContext extends Emitter {
+  node: Node;
   /** Forward input i ('' when the optional input is absent). */
   I(i: number): string;
   /** Forward output i. */
@@ -21,10 +35,6 @@ export interface GradContext {
   GO(i: number): string | null;
   /** Whether input i needs a gradient (it lies on a path to a trainable parameter). */
   needsGI(i: number): boolean;
-  /** Static shape of a value when known (dims may be symbolic or null). */
-  shape(name: string): Dim[] | undefined;
-  /** Element type of a value when known. */
-  elemType(name: string): number | undefined;
 }
 
 export interface GradRule {

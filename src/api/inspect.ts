@@ -1,0 +1,92 @@
+/** What `lion-onnx inspect` reports about a model, as data. */
+import { dataTypeName, dataTypeInfo, byteLength } from '../onnx/data-types.js';
+import { elementCount } from '../onnx/tensor.js';
+import { loadModel } from '../onnx/model-io.js';
+import { allGraphs, type Model } from '../ir/graph.js';
+import { elemTypeOf, formatShape, shapeOf, type Dim } from '../ir/value-type.js';
+import { findGradientPairs } from '../passes/insert-lion.js';
+
+export interface ModelReport {
+  path?: string;
+  irVersion: number | null;
+  producer: string;
+  opsets: { domain: string; version: number }[];
+  inputs: { name: string; dtype: string; shape: Dim[] | null }[];
+  outputs: { name: string; dtype: string; shape: Dim[] | null }[];
+  initializers: { count: number; elements: number; bytes: number; external: number };
+  gradientPairs: { param: string; grad: string }[];
+  nodes: number;
+  opTypes: Record<string, number>;
+}
+
+export function inspectModel(model: Model, path?: string): ModelReport {
+  const g = model.graph;
+  const io = (v: { name: string; type?: import('../onnx/schema.js').TypeProto }) => ({
+    name: v.name,
+    dtype: dataTypeName(elemTypeOf(v.type) ?? 0),
+    shape: shapeOf(v.type) ?? null,
+  });
+  const inits = { count: 0, elements: 0, bytes: 0, external: 0 };
+  for (const t of g.initializers) {
+    const n = elementCount(t.dims);
+    inits.count++;
+    inits.elements += n;
+    const info = dataTypeInfo(t.dataType);
+    inits.bytes += info && info.bits ? byteLength(info, n) : 0;
+    if (t.storage === 'external') inits.external++;
+  }
+  const opTypes: Record<string, number> = {};
+  let nodes = 0;
+  for (const sg of allGraphs(g))
+    for (const n of sg.nodes) {
+      const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType;
+      opTypes[key] = (opTypes[key] ?? 0) + 1;
+      nodes++;
+    }
+  const initNames = new Set(g.initializers.map((t) => t.name));
+  return {
+    ...(path ? { path } : {}),
+    irVersion: model.irVersion === undefined ? null : Number(model.irVersion),
+    producer: [model.producerName, model.producerVersion].filter(Boolean).join(' '),
+    opsets: model.opsetImports.map((o) => ({ domain: o.domain || 'ai.onnx', version: o.version })),
+    inputs: g.inputs.filter((i) => !initNames.has(i.name)).map(io),
+    outputs: g.outputs.map(io),
+    initializers: inits,
+    gradientPairs: findGradientPairs(model),
+    nodes,
+    opTypes: Object.fromEntries(Object.entries(opTypes).sort(([a], [b]) => a.localeCompare(b))),
+  };
+}
+
+export function inspectFile(path: string): ModelReport {
+  return inspectModel(loadModel(path), path);
+}
+
+function human(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let v = bytes;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u ? v.toFixed(1) : v} ${units[u]}`;
+}
+
+export function formatReport(r: ModelReport): string {
+  const lines: string[] = [];
+  if (r.path) lines.push(r.path);
+  lines.push(`  IR version ${r.irVersion ?? '?'}, opsets ${r.opsets.map((o) => `${o.domain} ${o.version}`).join(', ')}${r.producer ? `, produced by ${r.producer}` : ''}`);
+  lines.push('  inputs:');
+  for (const i of r.inputs) lines.push(`    ${i.name}: ${i.dtype} ${formatShape(i.shape ?? undefined)}`);
+  lines.push('  outputs:');
+  for (const o of r.outputs) lines.push(`    ${o.name}: ${o.dtype} ${formatShape(o.shape ?? undefined)}`);
+  const ini = r.initializers;
+  lines.push(`  initializers: ${ini.count} tensors, ${ini.elements.toLocaleString('en-US')} values, ${human(ini.bytes)}${ini.external ? ` (${ini.external} in external data)` : ''}`);
+  if (r.gradientPairs.length) {
+    lines.push(`  gradient pairs (${r.gradientPairs.length}):`);
+    for (const p of r.gradientPairs) lines.push(`    ${p.param} <- ${p.grad}`);
+  } else lines.push('  gradient pairs: none (an inference model: use `lion-onnx build`)');
+  lines.push(`  ${r.nodes} nodes; op types: ${Object.entries(r.opTypes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return lines.join('\n');
+}

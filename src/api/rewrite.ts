@@ -1,0 +1,31 @@
+/** `lion-onnx rewrite`: a training graph (gradients as `<param>_grad`) -> artifacts directory. */
+import { readFileSync } from 'node:fs';
+import { DataError } from '../errors.js';
+import { loadModel } from '../onnx/model-io.js';
+import { writeArtifacts } from '../artifacts/write.js';
+import type { Manifest } from '../artifacts/manifest.js';
+import { insertLion, type InsertLionOptions } from '../passes/insert-lion.js';
+
+export interface RewriteOptions extends InsertLionOptions {
+  /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
+  gradMapFile?: string;
+}
+
+export function readGradMap(path: string): Record<string, string> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new DataError(`--grad-map ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not valid JSON (${(e as Error).message})`}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string'))
+    throw new DataError(`--grad-map ${path}: expected a JSON object mapping parameter names to gradient value names`);
+  return raw as Record<string, string>;
+}
+
+export function rewriteTrainingModel(modelPath: string, outDir: string, opts: RewriteOptions = {}): Manifest {
+  const gradMap = opts.gradMapFile ? readGradMap(opts.gradMapFile) : opts.gradMap;
+  const model = loadModel(modelPath);
+  const program = insertLion(model, { ...opts, gradMap });
+  return writeArtifacts(outDir, program, { command: 'rewrite', groups: opts.groups });
+}

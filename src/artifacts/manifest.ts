@@ -1,0 +1,85 @@
+/**
+ * The artifacts directory: what `rewrite` and `build` write and `train` reads.
+ *
+ *   DIR/manifest.json       this file's Manifest (roles of every input and output)
+ *   DIR/step.onnx           the step graph: data + params + momenta + hyperparameters in,
+ *                           loss + new params + new momenta out
+ *   DIR/eval.onnx           (build) forward + loss, no update
+ *   DIR/inference.onnx      (build) the original inference model, used by export
+ *   DIR/state.safetensors   initial parameters (their model names) and momenta (`<p>.lion_m`)
+ */
+import { DataError } from '../errors.js';
+import type { Dim } from '../ir/value-type.js';
+import type { ParamGroup } from '../optim/groups.js';
+
+export const MANIFEST_FORMAT = 'lion-onnx/artifacts';
+export const MANIFEST_VERSION = 1;
+
+export interface ParameterEntry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  group: ParamGroup;
+  /** Gradient value name in the training graph. */
+  grad: string;
+  /** Momentum input / output names (absent for frozen parameters). */
+  momentum?: string;
+  momentumOut?: string;
+  /** Updated-parameter output name (absent for frozen parameters). */
+  output?: string;
+}
+
+export type InputRole = 'data' | 'param' | 'momentum' | 'hyperparameter';
+export type OutputRole = 'loss' | 'param' | 'momentum' | 'output';
+
+export interface IoEntry<R> {
+  name: string;
+  role: R;
+  dtype: string;
+  shape?: Dim[];
+  /** For param/momentum roles: the parameter this belongs to. */
+  param?: string;
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  version: typeof MANIFEST_VERSION;
+  createdBy: string;
+  optimizer: { name: 'lion'; beta1: number; beta2: number; weightDecay: number; noDecay?: string; frozen?: string };
+  graphs: { step: string; eval?: string; inference?: string };
+  state: string;
+  parameters: ParameterEntry[];
+  inputs: IoEntry<InputRole>[];
+  outputs: IoEntry<OutputRole>[];
+  /** Names of the data inputs (batch tensors), in graph order. */
+  dataInputs: string[];
+  /** Loss output name, when the graph has one, and how it was built. */
+  loss?: { name: string; kind?: string; modelOutput?: string; target?: string };
+  hyperparameterInputs: { lr: string; beta1: string; beta2: string; weightDecay: string };
+}
+
+/** Checks a parsed manifest's structure, so a broken file fails with one clear line. */
+export function validateManifest(m: unknown, source: string): Manifest {
+  const bad = (why: string) => new DataError(`${source}: invalid manifest (${why}); regenerate the directory with 'lion-onnx build' or 'lion-onnx rewrite'`);
+  if (typeof m !== 'object' || m === null) throw bad('not a JSON object');
+  const o = m as Record<string, unknown>;
+  if (o.format !== MANIFEST_FORMAT) throw bad(`format is ${JSON.stringify(o.format)}, expected "${MANIFEST_FORMAT}"`);
+  if (o.version !== MANIFEST_VERSION) throw bad(`version ${JSON.stringify(o.version)} is not supported (this build reads ${MANIFEST_VERSION})`);
+  const isStr = (x: unknown) => typeof x === 'string' && x.length > 0;
+  const g = o.graphs as Record<string, unknown> | undefined;
+  if (!g || !isStr(g.step)) throw bad('graphs.step missing');
+  if (!isStr(o.state)) throw bad('state missing');
+  for (const f of [g.step, g.eval, g.inference, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
+  const opt = o.optimizer as Record<string, unknown> | undefined;
+  if (!opt || opt.name !== 'lion' || ![opt.beta1, opt.beta2, opt.weightDecay].every((x) => typeof x === 'number' && Number.isFinite(x))) throw bad('optimizer missing or not numeric');
+  for (const k of ['parameters', 'inputs', 'outputs', 'dataInputs'] as const) if (!Array.isArray(o[k])) throw bad(`${k} is not a list`);
+  for (const p of o.parameters as Record<string, unknown>[]) {
+    if (typeof p !== 'object' || p === null || !isStr(p.name) || !Array.isArray(p.shape) || !['decay', 'no_decay', 'frozen'].includes(p.group as string))
+      throw bad('a parameter entry lacks name, shape or group');
+  }
+  for (const io of [...(o.inputs as Record<string, unknown>[]), ...(o.outputs as Record<string, unknown>[])])
+    if (typeof io !== 'object' || io === null || !isStr(io.name) || !isStr(io.role)) throw bad('an input/output entry lacks name or role');
+  const h = o.hyperparameterInputs as Record<string, unknown> | undefined;
+  if (!h || !['lr', 'beta1', 'beta2', 'weightDecay'].every((k) => isStr(h[k]))) throw bad('hyperparameterInputs missing');
+  return m as Manifest;
+}

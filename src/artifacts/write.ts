@@ -1,0 +1,98 @@
+/**
+ * Writes an artifacts directory (layout in manifest.ts) all at once: everything goes to a
+ * temp folder beside DIR which then replaces DIR, so a failure leaves no half-written folder.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { saveModel } from '../onnx/model-io.js';
+import { DataType } from '../onnx/data-types.js';
+import type { Tensor } from '../onnx/tensor.js';
+import type { Model } from '../ir/graph.js';
+import type { StepProgram } from '../passes/insert-lion.js';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
+import { encodeSafetensors } from './safetensors.js';
+import { commitTemps, fsyncDir, writeTemp } from '../util/atomic-write.js';
+import { VERSION } from '../version.js';
+
+export interface WriteArtifactsOptions {
+  command: string;
+  evalModel?: Model;
+  inferenceModel?: Model;
+  loss?: Manifest['loss'];
+  groups?: { noDecay?: string; frozen?: string };
+}
+
+/** Zero momenta for the parameters that have one. */
+export function initialMomenta(program: StepProgram): Tensor[] {
+  const byName = new Map(program.initialParams.map((t) => [t.name, t]));
+  return program.parameters
+    .filter((p) => p.momentum)
+    .map((p) => {
+      const t = byName.get(p.name)!;
+      const Ctor = t.dataType === DataType.DOUBLE ? Float64Array : Float32Array;
+      return { name: p.momentum!, dataType: t.dataType, dims: [...t.dims], data: new Ctor(t.data.length) };
+    });
+}
+
+export function stateMetadata(step: number): Record<string, string> {
+  return { format: 'lion-onnx/state', step: String(step) };
+}
+
+export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions): Manifest {
+  const h = program.hyperparameters;
+  const m: Manifest = {
+    format: MANIFEST_FORMAT,
+    version: MANIFEST_VERSION,
+    createdBy: `lion-onnx ${VERSION} ${opts.command}`,
+    optimizer: { name: 'lion', beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay },
+    graphs: { step: 'step.onnx' },
+    state: 'state.safetensors',
+    parameters: program.parameters,
+    inputs: program.inputs,
+    outputs: program.outputs,
+    dataInputs: program.dataInputs,
+    hyperparameterInputs: { lr: 'lion.lr', beta1: 'lion.beta1', beta2: 'lion.beta2', weightDecay: 'lion.weight_decay' },
+  };
+  if (opts.groups?.noDecay) m.optimizer.noDecay = opts.groups.noDecay;
+  if (opts.groups?.frozen) m.optimizer.frozen = opts.groups.frozen;
+  if (opts.evalModel) m.graphs.eval = 'eval.onnx';
+  if (opts.inferenceModel) m.graphs.inference = 'inference.onnx';
+  if (opts.loss) m.loss = opts.loss;
+  else if (program.loss) m.loss = { name: program.loss };
+  return m;
+}
+
+export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArtifactsOptions): Manifest {
+  const target = resolve(dir);
+  if (existsSync(target)) {
+    if (!statSync(target).isDirectory()) throw new UsageError(`--out ${dir} exists and is not a folder`);
+    const entries = readdirSync(target);
+    if (entries.length && !entries.includes('manifest.json'))
+      throw new UsageError(`--out ${dir} is a non-empty folder that is not an artifacts directory; choose an empty or new folder`);
+  }
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
+  mkdirSync(tmp);
+  try {
+    const manifest = buildManifest(program, opts);
+    saveModel(program.model, join(tmp, manifest.graphs.step));
+    if (opts.evalModel) saveModel(opts.evalModel, join(tmp, 'eval.onnx'));
+    if (opts.inferenceModel) saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
+    const state = [...program.initialParams, ...initialMomenta(program)];
+    commitTemps([[writeTemp(join(tmp, manifest.state), encodeSafetensors(state, stateMetadata(0))), join(tmp, manifest.state)]]);
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    fsyncDir(tmp);
+    if (existsSync(target)) {
+      const old = `${tmp}.old`;
+      renameSync(target, old);
+      renameSync(tmp, target);
+      rmSync(old, { recursive: true, force: true });
+    } else renameSync(tmp, target);
+    fsyncDir(dirname(target));
+    return manifest;
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** lion-onnx command line: a thin layer over the public API (src/index.ts). */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { VERSION } from '../version.js';
+import { UsageError } from '../errors.js';
+import { reportError } from './errors.js';
+import { inspectCommand } from './inspect.js';
+import { rewriteCommand } from './rewrite.js';
+
+const argv = hideBin(process.argv);
+const verbose = argv.includes('--verbose');
+
+async function main(): Promise<number> {
+  await yargs(argv)
+    .scriptName('lion-onnx')
+    .usage('$0 <command> [options]\n\nTrain ONNX models with the Lion optimizer on onnxruntime-node.')
+    .command(inspectCommand)
+    .command(rewriteCommand)
+    .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
+    .demandCommand(1, 'name a command; see lion-onnx --help')
+    .strict()
+    .version(VERSION)
+    .help()
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    // `--no-decay` is an option of its own, not the negation of a `--decay` flag.
+    .parserConfiguration({ 'boolean-negation': false })
+    .fail((msg, err) => {
+      throw err ?? new UsageError(`${msg} (see lion-onnx --help)`);
+    })
+    .parseAsync();
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.exitCode = reportError(e, verbose);
+  },
+);

@@ -1,0 +1,43 @@
+import type { CommandModule } from 'yargs';
+import { rewriteTrainingModel } from '../api/rewrite.js';
+import { lionOptions } from './options.js';
+
+interface Args {
+  model: string;
+  out: string;
+  gradSuffix: string;
+  gradMap?: string;
+  loss?: string;
+  beta1: number;
+  beta2: number;
+  weightDecay: number;
+  noDecay?: string;
+  frozen?: string;
+}
+
+export const rewriteCommand: CommandModule<object, Args> = {
+  command: 'rewrite <model>',
+  describe: 'insert Lion updates into a training graph (gradients named <param>_grad) and write an artifacts directory',
+  builder: (y) =>
+    lionOptions(
+      y
+        .positional('model', { type: 'string', demandOption: true, describe: 'training graph .onnx' })
+        .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'artifacts directory to write' })
+        .option('grad-suffix', { type: 'string', default: '_grad', describe: 'gradient of parameter P is the value named P + suffix' })
+        .option('grad-map', { type: 'string', describe: 'JSON file {"param": "gradient value"} instead of the suffix rule' })
+        .option('loss', { type: 'string', describe: 'name of the loss output (default: "loss" or the only scalar output)' }),
+    ) as never,
+  handler: (a) => {
+    const m = rewriteTrainingModel(a.model, a.out, {
+      gradSuffix: a.gradSuffix,
+      gradMapFile: a.gradMap,
+      loss: a.loss,
+      hyperparameters: { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay },
+      groups: { noDecay: a.noDecay, frozen: a.frozen },
+    });
+    const trained = m.parameters.filter((p) => p.group !== 'frozen').length;
+    process.stdout.write(
+      `wrote ${a.out}: step graph with ${m.parameters.length} parameters (${trained} trained), data inputs ${m.dataInputs.join(', ') || '(none)'}${m.loss ? `, loss '${m.loss.name}'` : ''}\n`,
+    );
+  },
+};

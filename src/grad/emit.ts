@@ -1,0 +1,118 @@
+/**
+ * Small node-emitting helpers shared by the rules, the unbroadcast helper and the losses. Each
+ * picks the form valid at the emitter's opset (axes as attribute or input) and a static form
+ * (constants) when shapes are known, else a dynamic one (Shape, ...).
+ */
+import { GraphError } from '../errors.js';
+import { DataType } from '../onnx/data-types.js';
+import { makeTensor } from '../onnx/tensor.js';
+import { isStatic } from './shape-info.js';
+import type { Emitter } from './types.js';
+
+/** The element type of `x`; rules cannot emit typed constants without it. */
+export function elemTypeOrThrow(e: Emitter, x: string, why: string): number {
+  const t = e.elemType(x);
+  if (t === undefined) throw new GraphError(`cannot tell the element type of '${x}', which ${why} needs; give the model's inputs and outputs types (or run ONNX shape inference)`);
+  return t;
+}
+
+/** A constant tensor of the element type of `like` (float16/bfloat16 via a Cast of float). */
+export function constLike(e: Emitter, like: string, values: number[], dims: number[] = []): string {
+  const t = elemTypeOrThrow(e, like, 'a gradient constant');
+  if (t === DataType.FLOAT16 || t === DataType.BFLOAT16) return e.b.op('Cast', [e.b.constant('grad/c', DataType.FLOAT, dims, values)], { to: t });
+  return e.b.constant('grad/c', t, dims, values);
+}
+
+export function scalarLike(e: Emitter, like: string, v: number): string {
+  return constLike(e, like, [v]);
+}
+
+export function int64s(e: Emitter, values: number[]): string {
+  return e.b.int64s('grad/i', values);
+}
+
+/** The static shape of `x` as an int64 constant, or a Shape node. */
+export function shapeOf(e: Emitter, x: string): string {
+  const s = e.shape(x);
+  return isStatic(s) ? int64s(e, s) : e.b.op('Shape', [x]);
+}
+
+/** Zeros shaped and typed like `x`. */
+export function zerosLike(e: Emitter, x: string): string {
+  const t = elemTypeOrThrow(e, x, 'a zero gradient');
+  return e.b.op('ConstantOfShape', [shapeOf(e, x)], { value: makeTensor('', t, [1], [0]) });
+}
+
+/** Reshapes `g` to the shape of `like` (no node when the static shapes already agree). */
+export function reshapeLike(e: Emitter, g: string, like: string): string {
+  const sg = e.shape(g);
+  const sl = e.shape(like);
+  if (isStatic(sg) && isStatic(sl) && sg.join() === sl.join()) return g;
+  return e.b.op('Reshape', [g, shapeOf(e, like)]);
+}
+
+/** Axes as an input (opset >= since) or an attribute (before). */
+function axesForm(e: Emitter, since: number, axes: number[] | string | undefined): { inputs: string[]; attrs: Record<string, number[]> } {
+  if (axes === undefined) return { inputs: [], attrs: {} };
+  if (e.opset >= since) return { inputs: [typeof axes === 'string' ? axes : int64s(e, axes)], attrs: {} };
+  if (typeof axes === 'string') {
+    const v = e.value(axes);
+    if (!v) throw new GraphError(`opset ${e.opset} needs constant axes here; raise the model's opset to ${since}`);
+    return { inputs: [], attrs: { axes: v } };
+  }
+  return { inputs: [], attrs: { axes } };
+}
+
+/** ReduceSum over `axes` (undefined = all axes). */
+export function reduceSum(e: Emitter, x: string, axes: number[] | string | undefined, keepdims: boolean, noopWithEmptyAxes = false): string {
+  const f = axesForm(e, 13, axes);
+  return e.b.op('ReduceSum', [x, ...f.inputs], { ...f.attrs, keepdims: keepdims ? 1 : 0, ...(noopWithEmptyAxes ? { noop_with_empty_axes: 1 } : {}) });
+}
+
+/** ReduceMean over `axes` (undefined = all axes). */
+export function reduceMean(e: Emitter, x: string, axes: number[] | undefined, keepdims: boolean): string {
+  const f = axesForm(e, 18, axes);
+  return e.b.op('ReduceMean', [x, ...f.inputs], { ...f.attrs, keepdims: keepdims ? 1 : 0 });
+}
+
+export function unsqueeze(e: Emitter, x: string, axes: number[] | string): string {
+  const f = axesForm(e, 13, axes);
+  return e.b.op('Unsqueeze', [x, ...f.inputs], f.attrs);
+}
+
+export function squeeze(e: Emitter, x: string, axes: number[]): string {
+  const f = axesForm(e, 13, axes);
+  return e.b.op('Squeeze', [x, ...f.inputs], f.attrs);
+}
+
+/** Splits `x` along `axis` into pieces of the given sizes (an int64 value name or numbers). */
+export function split(e: Emitter, x: string, axis: number, sizes: number[] | string, count: number): string[] {
+  if (e.opset >= 13) return e.b.add('Split', [x, typeof sizes === 'string' ? sizes : int64s(e, sizes)], { axis }, { outputs: count });
+  const v = typeof sizes === 'string' ? e.value(sizes) : sizes;
+  if (!v) throw new GraphError(`opset ${e.opset} needs constant split sizes; raise the model's opset to 13`);
+  return e.b.add('Split', [x], { axis, split: v }, { outputs: count });
+}
+
+/** Swaps the last two axes of a tensor of the given rank. */
+export function transposeLast2(e: Emitter, x: string, rank: number): string {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return e.b.op('Transpose', [x], { perm });
+}
+
+/** Dim `axis` of `x` as a 1-element int64 tensor. */
+export function dimOf(e: Emitter, x: string, axis: number): string {
+  const s = e.shape(x);
+  const rank = s?.length;
+  const a = axis < 0 && rank !== undefined ? axis + rank : axis;
+  const d = s?.[a];
+  if (typeof d === 'number') return int64s(e, [d]);
+  return e.b.op('Gather', [e.b.op('Shape', [x]), int64s(e, [axis])], { axis: 0 });
+}
+
+/** Rank of `x`, which a rule cannot do without. */
+export function rankOrThrow(e: Emitter, x: string, op: string): number {
+  const r = e.shape(x)?.length;
+  if (r === undefined) throw new GraphError(`the gradient of ${op} needs the rank of '${x}', which is unknown; give the model's inputs shapes (or run ONNX shape inference)`);
+  return r;
+}

@@ -1,0 +1,32 @@
+/**
+ * Structural copies for passes: a pass works on a copy so the caller's model is unchanged.
+ * Tensor data is shared, not copied (passes never write into tensor data).
+ */
+import { Graph, type Attribute, type Model, type Node } from './graph.js';
+
+export function cloneGraph(g: Graph): Graph {
+  const c = new Graph();
+  if (g.name !== undefined) c.name = g.name;
+  if (g.docString !== undefined) c.docString = g.docString;
+  if (g.extra) c.extra = { ...g.extra };
+  c.inputs = g.inputs.map((v) => ({ ...v }));
+  c.outputs = g.outputs.map((v) => ({ ...v }));
+  c.valueInfo = g.valueInfo.map((v) => ({ ...v }));
+  c.initializers = g.initializers.map((t) => ({ ...t, dims: [...t.dims] }));
+  c.nodes = g.nodes.map(cloneNode);
+  return c;
+}
+
+export function cloneNode(n: Node): Node {
+  return { ...n, inputs: [...n.inputs], outputs: [...n.outputs], attributes: n.attributes.map(cloneAttribute) };
+}
+
+function cloneAttribute(a: Attribute): Attribute {
+  if (a.value instanceof Graph) return { ...a, value: cloneGraph(a.value) };
+  if (Array.isArray(a.value)) return { ...a, value: a.value.map((v) => (v instanceof Graph ? cloneGraph(v) : v)) };
+  return { ...a };
+}
+
+export function cloneModel<M extends Model>(m: M): M {
+  return { ...m, opsetImports: m.opsetImports.map((o) => ({ ...o })), graph: cloneGraph(m.graph) };
+}

@@ -1,0 +1,41 @@
+/** Small models built in tests with the IR. */
+import { DataType } from '../../src/onnx/data-types.js';
+import { makeTensor } from '../../src/onnx/tensor.js';
+import { Graph, type Model } from '../../src/ir/graph.js';
+import { tensorType } from '../../src/ir/value-type.js';
+
+export function model(graph: Graph, opset = 13): Model {
+  return { irVersion: 8, opsetImports: [{ domain: '', version: opset }], producerName: 'test', graph };
+}
+
+/**
+ * A "training graph" whose gradients are fed as inputs: for each parameter P (an initializer
+ * with the given values) an input `g:P` and a node Identity(g:P) -> P_grad, a graph output.
+ */
+export function gradientsAsInputs(params: Record<string, { dims: number[]; values: number[] }>): Model {
+  const g = new Graph();
+  g.name = 'grads_as_inputs';
+  for (const [name, { dims, values }] of Object.entries(params)) {
+    g.initializers.push(makeTensor(name, DataType.FLOAT, dims, values));
+    g.inputs.push({ name: `g:${name}`, type: tensorType(DataType.FLOAT, dims) });
+    g.nodes.push({ opType: 'Identity', inputs: [`g:${name}`], outputs: [`${name}_grad`], attributes: [], name: `grad_of_${name}` });
+    g.outputs.push({ name: `${name}_grad`, type: tensorType(DataType.FLOAT, dims) });
+  }
+  return model(g);
+}
+
+/** Deterministic PRNG (mulberry32) and normal samples, so numeric tests are reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function normals(r: () => number, n: number): number[] {
+  return Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
+}
