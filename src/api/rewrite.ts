@@ -5,6 +5,8 @@ import { loadModel } from '../onnx/model-io.js';
 import { writeArtifacts } from '../artifacts/write.js';
 import type { Manifest } from '../artifacts/manifest.js';
 import { insertLion, type InsertLionOptions } from '../passes/insert-lion.js';
+import { applyGraph, gradientGraph } from '../passes/split-update.js';
+import { defaultOpset } from '../ir/graph.js';
 
 export interface RewriteOptions extends InsertLionOptions {
   /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
@@ -27,5 +29,11 @@ export function rewriteTrainingModel(modelPath: string, outDir: string, opts: Re
   const gradMap = opts.gradMapFile ? readGradMap(opts.gradMapFile) : opts.gradMap;
   const model = loadModel(modelPath);
   const program = insertLion(model, { ...opts, gradMap });
-  return writeArtifacts(outDir, program, { command: 'rewrite', groups: opts.groups });
+  return writeArtifacts(outDir, program, {
+    command: 'rewrite',
+    groups: opts.groups,
+    inferenceModel: model,
+    gradModel: gradientGraph(model, program),
+    applyModel: applyGraph(program, Math.max(defaultOpset(model), 13)).model,
+  });
 }

@@ -5,7 +5,10 @@
  *   DIR/step.onnx           the step graph: data + params + momenta + hyperparameters in,
  *                           loss + new params + new momenta out
  *   DIR/eval.onnx           (build) forward + loss, no update
- *   DIR/inference.onnx      (build) the original inference model, used by export
+ *   DIR/inference.onnx      the model export writes trained weights into (build: the original
+ *                           inference model; rewrite: the training graph as given)
+ *   DIR/grad.onnx           data + params in, loss + gradients out   (gradient accumulation)
+ *   DIR/apply.onnx          params + momenta + gradients in, the update out  (same)
  *   DIR/state.safetensors   initial parameters (their model names) and momenta (`<p>.lion_m`)
  */
 import { DataError } from '../errors.js';
@@ -46,7 +49,7 @@ export interface Manifest {
   version: typeof MANIFEST_VERSION;
   createdBy: string;
   optimizer: { name: 'lion'; beta1: number; beta2: number; weightDecay: number; noDecay?: string; frozen?: string };
-  graphs: { step: string; eval?: string; inference?: string };
+  graphs: { step: string; eval?: string; inference?: string; grad?: string; apply?: string };
   state: string;
   parameters: ParameterEntry[];
   inputs: IoEntry<InputRole>[];
@@ -54,7 +57,7 @@ export interface Manifest {
   /** Names of the data inputs (batch tensors), in graph order. */
   dataInputs: string[];
   /** Loss output name, when the graph has one, and how it was built. */
-  loss?: { name: string; kind?: string; modelOutput?: string; target?: string };
+  loss?: { name: string; kind?: string; modelOutput?: string; target?: string; classes?: number };
   hyperparameterInputs: { lr: string; beta1: string; beta2: string; weightDecay: string };
 }
 
@@ -69,7 +72,7 @@ export function validateManifest(m: unknown, source: string): Manifest {
   const g = o.graphs as Record<string, unknown> | undefined;
   if (!g || !isStr(g.step)) throw bad('graphs.step missing');
   if (!isStr(o.state)) throw bad('state missing');
-  for (const f of [g.step, g.eval, g.inference, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
+  for (const f of [g.step, g.eval, g.inference, g.grad, g.apply, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
   const opt = o.optimizer as Record<string, unknown> | undefined;
   if (!opt || opt.name !== 'lion' || ![opt.beta1, opt.beta2, opt.weightDecay].every((x) => typeof x === 'number' && Number.isFinite(x))) throw bad('optimizer missing or not numeric');
   for (const k of ['parameters', 'inputs', 'outputs', 'dataInputs'] as const) if (!Array.isArray(o[k])) throw bad(`${k} is not a list`);

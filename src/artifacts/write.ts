@@ -19,6 +19,9 @@ export interface WriteArtifactsOptions {
   command: string;
   evalModel?: Model;
   inferenceModel?: Model;
+  /** Gradient accumulation graphs (see passes/split-update.ts). */
+  gradModel?: Model;
+  applyModel?: Model;
   loss?: Manifest['loss'];
   groups?: { noDecay?: string; frozen?: string };
 }
@@ -58,6 +61,8 @@ export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions)
   if (opts.groups?.frozen) m.optimizer.frozen = opts.groups.frozen;
   if (opts.evalModel) m.graphs.eval = 'eval.onnx';
   if (opts.inferenceModel) m.graphs.inference = 'inference.onnx';
+  if (opts.gradModel) m.graphs.grad = 'grad.onnx';
+  if (opts.applyModel) m.graphs.apply = 'apply.onnx';
   if (opts.loss) m.loss = opts.loss;
   else if (program.loss) m.loss = { name: program.loss };
   return m;
@@ -79,6 +84,8 @@ export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArt
     saveModel(program.model, join(tmp, manifest.graphs.step));
     if (opts.evalModel) saveModel(opts.evalModel, join(tmp, 'eval.onnx'));
     if (opts.inferenceModel) saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
+    if (opts.gradModel) saveModel(opts.gradModel, join(tmp, 'grad.onnx'));
+    if (opts.applyModel) saveModel(opts.applyModel, join(tmp, 'apply.onnx'));
     const state = [...program.initialParams, ...initialMomenta(program)];
     commitTemps([[writeTemp(join(tmp, manifest.state), encodeSafetensors(state, stateMetadata(0))), join(tmp, manifest.state)]]);
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

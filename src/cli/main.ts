@@ -7,6 +7,9 @@ import { UsageError } from '../errors.js';
 import { reportError } from './errors.js';
 import { inspectCommand } from './inspect.js';
 import { rewriteCommand } from './rewrite.js';
+import { buildCommand } from './build.js';
+import { trainCommand } from './train.js';
+import { exportCommand } from './export.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -17,6 +20,9 @@ async function main(): Promise<number> {
     .usage('$0 <command> [options]\n\nTrain ONNX models with the Lion optimizer on onnxruntime-node.')
     .command(inspectCommand)
     .command(rewriteCommand)
+    .command(buildCommand)
+    .command(trainCommand)
+    .command(exportCommand)
     .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
     .demandCommand(1, 'name a command; see lion-onnx --help')
     .strict()

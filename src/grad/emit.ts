@@ -7,7 +7,7 @@ import { GraphError } from '../errors.js';
 import { DataType } from '../onnx/data-types.js';
 import { makeTensor } from '../onnx/tensor.js';
 import { isStatic } from './shape-info.js';
-import type { Emitter } from './types.js';
+import type { Emitter, GradContext } from './types.js';
 
 /** The element type of `x`; rules cannot emit typed constants without it. */
 export function elemTypeOrThrow(e: Emitter, x: string, why: string): number {
@@ -70,9 +70,9 @@ export function reduceSum(e: Emitter, x: string, axes: number[] | string | undef
 }
 
 /** ReduceMean over `axes` (undefined = all axes). */
-export function reduceMean(e: Emitter, x: string, axes: number[] | undefined, keepdims: boolean): string {
+export function reduceMean(e: Emitter, x: string, axes: number[] | undefined, keepdims: boolean, outName?: string): string {
   const f = axesForm(e, 18, axes);
-  return e.b.op('ReduceMean', [x, ...f.inputs], { ...f.attrs, keepdims: keepdims ? 1 : 0 });
+  return e.b.op('ReduceMean', [x, ...f.inputs], { ...f.attrs, keepdims: keepdims ? 1 : 0 }, outName);
 }
 
 export function unsqueeze(e: Emitter, x: string, axes: number[] | string): string {
@@ -115,4 +115,9 @@ export function rankOrThrow(e: Emitter, x: string, op: string): number {
   const r = e.shape(x)?.length;
   if (r === undefined) throw new GraphError(`the gradient of ${op} needs the rank of '${x}', which is unknown; give the model's inputs shapes (or run ONNX shape inference)`);
   return r;
+}
+
+/** `make()` when input i needs a gradient, else null: the usual shape of a rule's result. */
+export function ifNeeded(ctx: GradContext, i: number, make: () => string): string | null {
+  return ctx.needsGI(i) ? make() : null;
 }

@@ -86,7 +86,9 @@ function axesOf(node: Node, opset: number, inputSince: number, value: (n: string
 
 export class ShapeInfo {
   private readonly facts = new Map<string, ValueFacts>();
+  /** Nodes and initializers already seen; later ones (the backward graph's) are read lazily. */
   private done: number;
+  private initsDone: number;
 
   constructor(
     private readonly graph: Graph,
@@ -97,6 +99,7 @@ export class ShapeInfo {
     for (const t of graph.initializers) this.merge(t.name, tensorFacts(t));
     for (const n of topoSort(graph)) this.inferSafe(n);
     this.done = graph.nodes.length;
+    this.initsDone = graph.initializers.length;
   }
 
   shape(name: string): Dim[] | undefined {
@@ -118,6 +121,10 @@ export class ShapeInfo {
 
   private get(name: string): ValueFacts | undefined {
     // Nodes appended since (backward nodes) come in a valid order: inputs exist before use.
+    while (this.initsDone < this.graph.initializers.length) {
+      const t = this.graph.initializers[this.initsDone++];
+      this.merge(t.name, tensorFacts(t));
+    }
     while (this.done < this.graph.nodes.length) this.inferSafe(this.graph.nodes[this.done++]);
     return this.facts.get(name);
   }
@@ -544,7 +551,10 @@ export class ShapeInfo {
           const k = (dil[i] * ((kernel[i] as number) - 1)) + 1;
           const p = autoPad === 'VALID' ? 0 : pads[i] + pads[i + spatial];
           const r = (d + p - k) / strides[i];
-          return (ceil ? Math.ceil(r) : Math.floor(r)) + 1;
+          let n = (ceil ? Math.ceil(r) : Math.floor(r)) + 1;
+          // With ceil_mode the last window must start inside the input or its left padding.
+          if (ceil && (n - 1) * strides[i] >= d + (autoPad === 'VALID' ? 0 : pads[i])) n--;
+          return n;
         });
         out(0, { shape: [s[0], channels, ...dims], elemType: T(0) });
         if (op === 'MaxPool') out(1, { shape: [s[0], channels, ...dims], elemType: DataType.INT64 });

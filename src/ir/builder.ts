@@ -15,6 +15,8 @@ export function namesIn(graph: Graph): Set<string> {
   for (const g of allGraphs(graph)) {
     for (const v of [...g.inputs, ...g.outputs, ...g.valueInfo]) names.add(v.name);
     for (const t of g.initializers) names.add(t.name);
+    // Sparse initializers are values too; the IR keeps them verbatim in `extra`.
+    for (const s of (g.extra?.sparse_initializer as { values?: { name?: string } }[] | undefined) ?? []) if (s.values?.name) names.add(s.values.name);
     for (const n of g.nodes) {
       for (const x of [...n.inputs, ...n.outputs]) if (x) names.add(x);
       if (n.name) names.add(n.name);
@@ -74,7 +76,11 @@ export class GraphBuilder {
    */
   add(opType: string, inputs: string[], attrs: Record<string, AttrInput> = {}, opts: { outputs?: number | string[]; exact?: string[]; name?: string } = {}): string[] {
     let outputs: string[];
-    if (opts.exact) outputs = opts.exact;
+    if (opts.exact) {
+      outputs = opts.exact;
+      // Reserve them (whether or not claimed before) so no later fresh() name repeats one.
+      for (const o of outputs) if (o) this.used.add(o);
+    }
     else if (Array.isArray(opts.outputs)) outputs = opts.outputs.map((o) => this.fresh(o));
     else {
       const count = opts.outputs ?? 1;

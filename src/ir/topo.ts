@@ -28,7 +28,11 @@ export function capturedNames(sg: Graph): string[] {
   return [...used].filter((u) => !defined.has(u));
 }
 
-/** Nodes in an order where every value is written before it is read; stable otherwise. */
+/**
+ * Nodes in an order where every value is written before it is read; stable otherwise: among
+ * the nodes that are ready, the one earliest in the current order goes first, so an already
+ * sorted graph keeps its order and unrelated nodes keep their relative order.
+ */
 export function topoSort(graph: Graph): Node[] {
   const producer = graph.producers();
   const indeg = new Map<Node, number>();
@@ -37,7 +41,8 @@ export function topoSort(graph: Graph): Node[] {
     let d = 0;
     for (const r of new Set(nodeReads(n))) {
       const p = producer.get(r);
-      if (p && p !== n) {
+      if (p === n) throw new GraphError(`the graph has a cycle: node '${n.name ?? n.opType}' (${n.opType}) reads its own output '${r}'`);
+      if (p) {
         d++;
         const list = readers.get(p) ?? [];
         list.push(n);
@@ -48,26 +53,58 @@ export function topoSort(graph: Graph): Node[] {
   }
   const order: Node[] = [];
   const position = new Map(graph.nodes.map((n, i) => [n, i]));
-  // Process ready nodes in their original order so unrelated nodes keep their relative order.
-  const ready = graph.nodes.filter((n) => indeg.get(n) === 0);
-  let head = 0;
-  while (head < ready.length) {
-    const n = ready[head++];
+  const ready = new MinHeap<Node>((a, b) => position.get(a)! - position.get(b)!);
+  for (const n of graph.nodes) if (indeg.get(n) === 0) ready.push(n);
+  for (let n = ready.pop(); n; n = ready.pop()) {
     order.push(n);
-    const next: Node[] = [];
     for (const r of readers.get(n) ?? []) {
       const d = indeg.get(r)! - 1;
       indeg.set(r, d);
-      if (d === 0) next.push(r);
+      if (d === 0) ready.push(r);
     }
-    next.sort((a, b) => position.get(a)! - position.get(b)!);
-    ready.push(...next);
   }
   if (order.length !== graph.nodes.length) {
     const stuck = graph.nodes.find((n) => indeg.get(n)! > 0)!;
     throw new GraphError(`the graph has a cycle through node '${stuck.name ?? stuck.opType}' (${stuck.opType})`);
   }
   return order;
+}
+
+/** A binary min-heap; topoSort's ready set, so sorting n nodes costs O(n log n). */
+class MinHeap<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly compare: (a: T, b: T) => number) {}
+
+  push(x: T): void {
+    const a = this.items;
+    a.push(x);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (this.compare(a[i], a[parent]) >= 0) break;
+      [a[i], a[parent]] = [a[parent], a[i]];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length && last !== undefined) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.compare(a[l], a[m]) < 0) m = l;
+        if (r < a.length && this.compare(a[r], a[m]) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 /** Removes nodes whose outputs reach no graph output, and initializers nobody reads. */

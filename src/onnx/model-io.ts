@@ -3,7 +3,7 @@
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { LionOnnxError, ModelFormatError } from '../errors.js';
+import { ExternalDataError, LionOnnxError, ModelFormatError } from '../errors.js';
 import { modelFromProto, modelToProto } from '../ir/convert.js';
 import { allGraphs, type Model } from '../ir/graph.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
@@ -97,6 +97,11 @@ export interface SaveOptions {
   location?: string;
   /** Smallest tensor (bytes) moved to external data. Default 1024. */
   threshold?: number;
+  /**
+   * Most tensor bytes kept inline before 'auto' moves tensors out (and 'none' refuses).
+   * Default 1.5 GiB, clear of protobuf's 2 GB message limit.
+   */
+  inlineLimit?: number;
 }
 
 function refuseUnknown(model: LoadedModel): void {
@@ -135,8 +140,11 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
   refuseUnknown(model);
   const mode = opts.externalData ?? 'auto';
   const threshold = opts.threshold ?? 1024;
+  const inlineLimit = opts.inlineLimit ?? INLINE_BUDGET;
   const location = opts.location ?? `${basename(path)}.data`;
   checkLocation(location, '(output)');
+  if (resolve(dirname(path), location) === resolve(path))
+    throw new ExternalDataError(`${path}: external data location '${location}' is the model file itself; choose another name`);
 
   const tensors: Tensor[] = [];
   for (const g of allGraphs(model.graph)) tensors.push(...g.initializers);
@@ -147,11 +155,13 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     for (const t of tensors) if (numeric(t) && tensorByteSize(t) >= threshold) external.add(t);
   } else if (mode === 'auto') {
     for (const t of tensors) if (t.storage === 'external' && numeric(t)) external.add(t);
-    if (inlineBytes > INLINE_BUDGET) for (const t of tensors) if (numeric(t) && tensorByteSize(t) >= threshold) external.add(t);
+    if (inlineBytes > inlineLimit) for (const t of tensors) if (numeric(t) && tensorByteSize(t) >= threshold) external.add(t);
   }
   for (const t of external) inlineBytes -= tensorByteSize(t);
-  if (inlineBytes > INLINE_BUDGET)
-    throw new ModelFormatError(`${path}: ${inlineBytes} bytes of tensors cannot be stored inline (protobuf's 2 GB limit); save with external data`);
+  if (inlineBytes > inlineLimit)
+    throw new ModelFormatError(
+      `${path}: ${inlineBytes} bytes of tensors is over the ${inlineLimit}-byte inline limit (protobuf cannot encode 2 GB); save with external data`,
+    );
 
   const placements = new Map<Tensor, ExternalPlacement>();
   const chunks: Uint8Array[] = [];

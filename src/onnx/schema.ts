@@ -122,6 +122,9 @@ export interface ModelProto {
   [k: string]: unknown;
 }
 
+/** long.js, which protobufjs loads for 64-bit fields. */
+const Long = protobuf.util.Long as unknown as { fromString(s: string, unsigned: boolean): object };
+
 const INT64_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
 
 /** Decimal strings (protobufjs' exact form for int64) become numbers when exact, else bigints. */
@@ -132,8 +135,8 @@ function fromLongString(s: string): Int64 {
 
 /**
  * Walks a plain object of the given message type and rewrites every int64 field with `fn`.
- * Used in both directions: decimal string -> number|bigint after decoding, bigint -> string
- * before encoding (protobufjs does not take bigints).
+ * Used after decoding: decimal string -> number|bigint. (Encoding goes the other way in
+ * structuredCloneShallowForInt64: bigint -> Long, since protobufjs does not take bigints.)
  */
 function mapInt64(obj: Record<string, unknown>, type: protobuf.Type, fn: (v: unknown) => unknown): void {
   for (const field of type.fieldsArray) {
@@ -169,7 +172,7 @@ export function encodePlain(type: protobuf.Type, obj: object): Uint8Array {
   return type.encode(type.fromObject(copy)).finish();
 }
 
-/** Clone only along paths that hold bigints so the caller's object is never mutated. */
+/** Clone only along paths that hold int64 fields so the caller's object is never mutated. */
 function structuredCloneShallowForInt64(obj: object, type: protobuf.Type): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(obj as Record<string, unknown>) };
   for (const field of type.fieldsArray) {
@@ -182,7 +185,9 @@ function structuredCloneShallowForInt64(obj: object, type: protobuf.Type): Recor
         ? (v as object[]).map((item) => structuredCloneShallowForInt64(item, sub))
         : structuredCloneShallowForInt64(v as object, sub);
     } else if (INT64_TYPES.has(field.type)) {
-      const conv = (x: unknown) => (typeof x === 'bigint' ? x.toString() : x);
+      // A Long, not a decimal string: verify() rejects strings, and Long keeps all 64 bits.
+      const unsigned = field.type === 'uint64' || field.type === 'fixed64';
+      const conv = (x: unknown) => (typeof x === 'bigint' ? Long.fromString(x.toString(), unsigned) : x);
       out[field.name] = field.repeated ? (v as unknown[]).map(conv) : conv(v);
     }
   }

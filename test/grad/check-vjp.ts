@@ -32,6 +32,8 @@ export interface InputSpec {
   constant?: boolean;
   /** Uniform range for random values; default ±[0.1, 1] (kept off 0 so kinks are not straddled). Ints: inclusive. */
   range?: [number, number];
+  /** Overrides the spec's `dynamic` for this input (e.g. a static weight beside a dynamic batch). */
+  dynamic?: boolean;
 }
 
 export interface VjpSpec {
@@ -151,7 +153,7 @@ function buildForward(spec: VjpSpec, floatType: number, values: number[][], rVal
     names.push(name);
     const constant = inp.constant ?? kind !== 'float';
     if (constant) graph.initializers.push(makeTensor(name, elem, inp.shape, values[i]));
-    else graph.inputs.push({ name, type: tensorType(elem, spec.dynamic ? inp.shape.map((_, d) => `${name}_d${d}`) : inp.shape) });
+    else graph.inputs.push({ name, type: tensorType(elem, (inp.dynamic ?? spec.dynamic) ? inp.shape.map((_, d) => `${name}_d${d}`) : inp.shape) });
   });
   let outputs: string[];
   if (spec.build) outputs = spec.build(b, names.map((n) => n ?? ''), floatType);

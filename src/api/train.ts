@@ -1,0 +1,227 @@
+/**
+ * The training loop behind `lion-onnx train`: data checks before anything is written, then
+ * steps with a schedule, logging, periodic checkpoints, interruption, evaluation and export.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DataError, UsageError } from '../errors.js';
+import { DataType, type TypedArray } from '../onnx/data-types.js';
+import type { Tensor } from '../onnx/tensor.js';
+import type { Manifest } from '../artifacts/manifest.js';
+import { ArrayDataset, type DatasetPosition } from '../data/dataset.js';
+import { loadMnist } from '../data/mnist.js';
+import { readNpy } from '../data/npy.js';
+import type { Batch } from '../runtime/batch.js';
+import { latestCheckpoint } from '../runtime/checkpoint.js';
+import { parseSchedule } from '../runtime/schedule.js';
+import { TrainingSession, type EvalResult, type StepInfo } from '../runtime/training-session.js';
+import type { ExecutionProviderName } from '../runtime/execution-provider.js';
+import type { LionHyperparameters } from '../optim/hyperparameters.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+export interface TrainOptions {
+  /** Graph input name -> .npy file. */
+  data?: Record<string, string>;
+  /** Built-in dataset instead of --data. */
+  dataset?: 'mnist';
+  evalData?: Record<string, string>;
+  batchSize: number;
+  steps?: number;
+  epochs?: number;
+  lr: number;
+  schedule?: string;
+  warmup?: number;
+  hyperparameters?: Partial<LionHyperparameters>;
+  shuffle?: boolean;
+  seed?: number;
+  log?: string;
+  checkpointDir?: string;
+  checkpointEvery?: number;
+  resume?: boolean;
+  executionProvider?: ExecutionProviderName;
+  deviceId?: number;
+  threads?: number;
+  gradientAccumulation?: number;
+  /** Write the trained inference model here at the end. */
+  exportPath?: string;
+  onStep?: (info: StepInfo & { total: number; elapsed: number }) => void;
+  onStart?: (info: { total: number; startStep: number; batchesPerEpoch: number; rows: number }) => void;
+  /** Checked between steps; when set, training stops after saving a checkpoint. */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainResult {
+  steps: number;
+  finalLoss: number;
+  interrupted: boolean;
+  checkpoint: string;
+  eval?: EvalResult;
+  seconds: number;
+}
+
+/** Loads --data files, checking names, dtypes and shapes against the graph; nothing written. */
+export function loadData(manifest: Manifest, files: Record<string, string>, flag = '--data'): Map<string, Tensor> {
+  const arrays = new Map<string, Tensor>();
+  for (const [name, file] of Object.entries(files)) {
+    if (!manifest.dataInputs.includes(name))
+      throw new UsageError(`${flag} ${name}=${file}: '${name}' is not a data input of the model; its data inputs are ${manifest.dataInputs.join(', ')}`);
+    if (!existsSync(file)) throw new DataError(`${flag} ${name}=${file}: file not found`);
+    arrays.set(name, readNpy(file, name));
+  }
+  for (const name of manifest.dataInputs)
+    if (!arrays.has(name)) throw new UsageError(`the model needs data input '${name}' but no ${flag} ${name}=FILE.npy was given`);
+  checkArrays(manifest, arrays, flag, files);
+  return arrays;
+}
+
+const DTYPE_NAMES: Record<number, string> = { [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32', [DataType.BOOL]: 'bool', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.FLOAT16]: 'float16' };
+
+function checkArrays(manifest: Manifest, arrays: Map<string, Tensor>, flag: string, files: Record<string, string> = {}): void {
+  for (const [name, t] of arrays) {
+    const where = files[name] ? `${flag} ${name}=${files[name]}` : `data '${name}'`;
+    const entry = manifest.inputs.find((i) => i.name === name)!;
+    const dtype = DTYPE_NAMES[t.dataType] ?? 'unsupported';
+    if (dtype !== entry.dtype) throw new DataError(`${where}: the array is ${dtype}, the model needs ${entry.dtype} (convert with .astype(np.${entry.dtype}))`);
+    if (entry.shape) {
+      if (t.dims.length !== entry.shape.length)
+        throw new DataError(`${where}: shape (${t.dims.join(', ')}) has ${t.dims.length} dimensions, the model needs ${entry.shape.length}: [${entry.shape.map((d) => d ?? '?').join(', ')}]`);
+      entry.shape.forEach((d, i) => {
+        if (i > 0 && typeof d === 'number' && t.dims[i] !== d)
+          throw new DataError(`${where}: shape (${t.dims.join(', ')}) does not fit the model's [${entry.shape!.map((x) => x ?? '?').join(', ')}] in dimension ${i}`);
+      });
+    }
+  }
+  const loss = manifest.loss;
+  if (loss?.kind === 'cross-entropy' && loss.target && loss.classes && arrays.has(loss.target)) {
+    const t = arrays.get(loss.target)!.data as BigInt64Array | Int32Array;
+    const C = loss.classes;
+    for (let i = 0; i < t.length; i++) {
+      const v = Number(t[i]);
+      if (v < 0 || v >= C)
+        throw new DataError(`${files[loss.target] ? `${flag} ${loss.target}=${files[loss.target]}` : `target '${loss.target}'`}: class label ${v} at row ${i} is outside [0, ${C - 1}] (the model has ${C} classes)`);
+    }
+  }
+}
+
+/** The built-in MNIST digits mapped onto the model's image input and target. */
+export function mnistData(manifest: Manifest): { train: Map<string, Tensor>; test: Map<string, Tensor> } {
+  const target = manifest.loss?.target;
+  const images = manifest.dataInputs.filter((n) => n !== target);
+  if (!target || manifest.loss?.kind !== 'cross-entropy' || images.length !== 1)
+    throw new UsageError('--dataset mnist needs a model built with --loss cross-entropy that has one image input');
+  const entry = manifest.inputs.find((i) => i.name === images[0])!;
+  const rest = (entry.shape ?? [null, 784]).slice(1);
+  const fixed = rest.every((d) => typeof d === 'number') ? (rest as number[]) : [784];
+  if (fixed.reduce((a, b) => a * b, 1) !== 784) throw new UsageError(`--dataset mnist: the model input '${images[0]}' has shape [?, ${rest.join(', ')}], which is not 784 pixels`);
+  if (entry.dtype !== 'float32') throw new UsageError(`--dataset mnist: the model input '${images[0]}' must be float32`);
+  const m = loadMnist();
+  const map = (s: typeof m.train) =>
+    new Map<string, Tensor>([
+      [images[0], { ...s.images, name: images[0], dims: [s.images.dims[0], ...fixed] }],
+      [target, { ...s.labels, name: target, data: manifest.inputs.find((i) => i.name === target)?.dtype === 'int32' ? Int32Array.from(s.labels.data as BigInt64Array, Number) : s.labels.data, dataType: manifest.inputs.find((i) => i.name === target)?.dtype === 'int32' ? DataType.INT32 : DataType.INT64 }],
+    ]);
+  return { train: map(m.train), test: map(m.test) };
+}
+
+/** Keeps only log lines up to `step`, so a resumed run does not log steps twice. */
+function truncateLog(path: string, step: number): void {
+  if (!existsSync(path)) return;
+  const kept = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        return JSON.parse(l).step <= step;
+      } catch {
+        return false;
+      }
+    });
+  writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
+}
+
+export async function train(dir: string, opts: TrainOptions): Promise<TrainResult> {
+  const session = await TrainingSession.create(dir, {
+    lr: opts.lr,
+    hyperparameters: opts.hyperparameters,
+    executionProvider: opts.executionProvider,
+    deviceId: opts.deviceId,
+    threads: opts.threads,
+    gradientAccumulation: opts.gradientAccumulation,
+  });
+  try {
+    return await runTraining(session, opts);
+  } finally {
+    await session.dispose();
+  }
+}
+
+async function runTraining(session: TrainingSession, opts: TrainOptions): Promise<TrainResult> {
+  const manifest = session.manifest;
+  // Everything the run reads is checked before anything is written.
+  let trainArrays: Map<string, Tensor>;
+  let evalArrays: Map<string, Tensor> | undefined;
+  if (opts.dataset === 'mnist') {
+    if (opts.data && Object.keys(opts.data).length) throw new UsageError('give either --dataset or --data, not both');
+    const m = mnistData(manifest);
+    trainArrays = m.train;
+    evalArrays = opts.evalData ? loadData(manifest, opts.evalData, '--eval-data') : m.test;
+  } else {
+    if (!opts.data || !Object.keys(opts.data).length) throw new UsageError('no training data: pass --data NAME=FILE.npy for each data input, or --dataset mnist');
+    trainArrays = loadData(manifest, opts.data);
+    if (opts.evalData) evalArrays = loadData(manifest, opts.evalData, '--eval-data');
+  }
+  const data = new ArrayDataset(trainArrays, { batchSize: opts.batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed ?? 0 });
+  if ((opts.steps === undefined) === (opts.epochs === undefined)) throw new UsageError('give exactly one of --steps N or --epochs N');
+  const total = opts.steps ?? Math.max(1, Math.round((opts.epochs ?? 0) * data.batchesPerEpoch));
+  if (!Number.isInteger(total) || total < 1) throw new UsageError(`--steps must be a whole number >= 1, got ${opts.steps}`);
+  session.schedule = parseSchedule(opts.schedule ?? 'constant', { warmup: opts.warmup, totalSteps: total });
+  const every = opts.checkpointEvery ?? 0;
+  if (!Number.isInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a whole number >= 0, got ${every}`);
+  const ckptDir = opts.checkpointDir ?? join(session.artifacts.dir, 'checkpoints');
+
+  if (opts.resume) {
+    const latest = latestCheckpoint(ckptDir);
+    if (!latest) throw new UsageError(`--resume: no checkpoint in ${ckptDir}; start without --resume`);
+    const trainer = session.loadCheckpoint(latest) as { position?: DatasetPosition } | undefined;
+    if (trainer?.position) data.position = trainer.position;
+    if (opts.hyperparameters) session.hyperparameters = { ...session.hyperparameters, ...opts.hyperparameters };
+    if (opts.log) truncateLog(opts.log, session.stepCount);
+  } else if (opts.log) {
+    mkdirSync(dirname(opts.log), { recursive: true });
+    writeFileSync(opts.log, '');
+  }
+
+  const trainerState = () => ({ position: data.position, seed: data.seed, shuffle: data.shuffle, batchSize: data.batchSize });
+  const t0 = performance.now();
+  opts.onStart?.({ total, startStep: session.stepCount, batchesPerEpoch: data.batchesPerEpoch, rows: data.rows });
+  let last: StepInfo | null = null;
+  let interrupted = false;
+  let checkpoint = '';
+  while (session.stepCount < total) {
+    if (opts.shouldStop?.()) {
+      interrupted = true;
+      break;
+    }
+    const batch: Batch = data.next();
+    last = await session.step(batch);
+    if (!Number.isFinite(last.loss) && manifest.loss) {
+      checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+      throw new DataError(`the loss became ${last.loss} at step ${last.step}; lower --lr (checkpoint of this state: ${checkpoint})`);
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    if (opts.log) appendFileSync(opts.log, JSON.stringify({ step: last.step, loss: last.loss, lr: last.lr, time: Number(elapsed.toFixed(4)) }) + '\n');
+    opts.onStep?.({ ...last, total, elapsed });
+    if (every && last.step % every === 0 && last.step < total) checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+  }
+  checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+  const seconds = (performance.now() - t0) / 1000;
+  const result: TrainResult = { steps: session.stepCount, finalLoss: last?.loss ?? Number.NaN, interrupted, checkpoint, seconds };
+  if (!interrupted && evalArrays && manifest.graphs.eval) {
+    const evalSet = new ArrayDataset(evalArrays, { batchSize: Math.min(512, [...evalArrays.values()][0].dims[0]), shuffle: false });
+    result.eval = await session.evaluate(evalSet.inOrder());
+  }
+  if (!interrupted && opts.exportPath) session.exportModel(opts.exportPath);
+  return result;
+}
+
+export type { TypedArray };

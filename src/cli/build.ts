@@ -1,0 +1,47 @@
+import type { CommandModule } from 'yargs';
+import { buildFromFile } from '../api/build.js';
+import { lionOptions } from './options.js';
+
+interface Args {
+  model: string;
+  out: string;
+  loss: 'cross-entropy' | 'mse' | 'bce';
+  output?: string;
+  targetName: string;
+  params?: string;
+  beta1: number;
+  beta2: number;
+  weightDecay: number;
+  noDecay?: string;
+  frozen?: string;
+}
+
+export const buildCommand: CommandModule<object, Args> = {
+  command: 'build <model>',
+  describe: 'add a loss and the backward graph to an inference model and write a Lion artifacts directory',
+  builder: (y) =>
+    lionOptions(
+      y
+        .positional('model', { type: 'string', demandOption: true, describe: 'inference model .onnx (e.g. from torch.onnx.export)' })
+        .option('loss', { choices: ['cross-entropy', 'mse', 'bce'] as const, demandOption: true, describe: 'loss on the model output' })
+        .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'artifacts directory to write' })
+        .option('output', { type: 'string', describe: 'model output the loss applies to (default: the only output)' })
+        .option('target-name', { type: 'string', default: 'target', describe: 'name of the new target input' })
+        .option('params', { type: 'string', describe: 'regex: which float initializers are parameters (default: all but onnx:: constants)' }),
+    ) as never,
+  handler: (a) => {
+    const m = buildFromFile(a.model, a.out, {
+      loss: a.loss,
+      output: a.output,
+      targetName: a.targetName,
+      params: a.params,
+      frozen: a.frozen,
+      noDecay: a.noDecay,
+      hyperparameters: { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay },
+    });
+    const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);
+    process.stdout.write(
+      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}', data inputs ${m.dataInputs.join(', ')}\n`,
+    );
+  },
+};

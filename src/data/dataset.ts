@@ -1,0 +1,127 @@
+/**
+ * In-memory datasets: named arrays batched along axis 0, optionally shuffled with a seeded
+ * permutation per epoch. The position (epoch, batch) is plain data, so a checkpoint can
+ * restore the exact data order. Shuffled batches are gathered into buffers reused across
+ * calls: a batch is valid until the next call to next().
+ */
+import { DataError } from '../errors.js';
+import type { TypedArray } from '../onnx/data-types.js';
+import type { Tensor } from '../onnx/tensor.js';
+import type { Batch } from '../runtime/batch.js';
+
+export interface DatasetPosition {
+  epoch: number;
+  /** Index of the next batch within the epoch. */
+  batch: number;
+}
+
+export interface DatasetOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  seed?: number;
+}
+
+/** mulberry32: small, fast, and the same sequence everywhere. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function permutation(n: number, seed: number): Uint32Array {
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  const r = prng(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}
+
+export class ArrayDataset {
+  readonly rows: number;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  /** Full batches per epoch (a last partial batch is dropped so every step sees the same size). */
+  readonly batchesPerEpoch: number;
+  position: DatasetPosition = { epoch: 0, batch: 0 };
+  private readonly arrays: Map<string, Tensor>;
+  private order: Uint32Array | null = null;
+  private orderEpoch = -1;
+  private readonly buffers = new Map<string, TypedArray>();
+
+  constructor(arrays: Map<string, Tensor>, opts: DatasetOptions) {
+    this.arrays = arrays;
+    const counts = new Set([...arrays.values()].map((t) => t.dims[0] ?? 0));
+    if (counts.size !== 1)
+      throw new DataError(`the data arrays have different numbers of rows: ${[...arrays].map(([k, t]) => `${k} ${t.dims[0]}`).join(', ')}; every array must have one row per example`);
+    this.rows = [...counts][0];
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new DataError(`--batch-size must be a whole number >= 1, got ${opts.batchSize}`);
+    this.batchSize = opts.batchSize;
+    if (this.rows < this.batchSize) throw new DataError(`the data has ${this.rows} rows, fewer than one batch of ${this.batchSize}; lower --batch-size`);
+    this.batchesPerEpoch = Math.floor(this.rows / this.batchSize);
+    this.shuffle = opts.shuffle ?? true;
+    this.seed = opts.seed ?? 0;
+  }
+
+  private orderFor(epoch: number): Uint32Array | null {
+    if (!this.shuffle) return null;
+    if (this.orderEpoch !== epoch) {
+      // One permutation per (seed, epoch): resuming at any epoch needs no history.
+      this.order = permutation(this.rows, (Math.imul(this.seed, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
+      this.orderEpoch = epoch;
+    }
+    return this.order;
+  }
+
+  /** The next batch; wraps into the next epoch. */
+  next(): Batch {
+    const { epoch, batch } = this.position;
+    const order = this.orderFor(epoch);
+    const start = batch * this.batchSize;
+    const out: Batch = {};
+    for (const [name, t] of this.arrays) {
+      const row = t.dims.slice(1).reduce((a, b) => a * b, 1);
+      const data = t.data as TypedArray;
+      const dims = [this.batchSize, ...t.dims.slice(1)];
+      if (!order) {
+        out[name] = { data: data.subarray(start * row, (start + this.batchSize) * row), dims };
+        continue;
+      }
+      let buf = this.buffers.get(name);
+      if (!buf) {
+        buf = new (data.constructor as new (n: number) => TypedArray)(this.batchSize * row);
+        this.buffers.set(name, buf);
+      }
+      for (let i = 0; i < this.batchSize; i++) {
+        const src = order[start + i] * row;
+        (buf as Float32Array).set((data as Float32Array).subarray(src, src + row), i * row);
+      }
+      out[name] = { data: buf, dims };
+    }
+    this.position = batch + 1 >= this.batchesPerEpoch ? { epoch: epoch + 1, batch: 0 } : { epoch, batch: batch + 1 };
+    return out;
+  }
+
+  /** All rows in order, in batches (the last one may be smaller); for evaluation. */
+  *inOrder(batchSize = this.batchSize): Generator<Batch> {
+    for (let start = 0; start < this.rows; start += batchSize) {
+      const end = Math.min(this.rows, start + batchSize);
+      const out: Batch = {};
+      for (const [name, t] of this.arrays) {
+        const row = t.dims.slice(1).reduce((a, b) => a * b, 1);
+        out[name] = { data: (t.data as TypedArray).subarray(start * row, end * row), dims: [end - start, ...t.dims.slice(1)] };
+      }
+      yield out;
+    }
+  }
+}

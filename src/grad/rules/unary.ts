@@ -1,0 +1,70 @@
+/** Gradients of elementwise unary math: Sqrt, Exp, Log, Tanh, Sigmoid, Relu, LeakyRelu, Erf, Abs, Reciprocal, Softplus, Clip. */
+import { attrFloat } from '../../ir/attributes.js';
+import { scalarLike } from '../emit.js';
+import type { GradContext, GradRule } from '../types.js';
+
+/** A rule for y = f(x) whose derivative the callback writes as g·f'(x) from X, Y and g. */
+function unary(opType: string, grad: (ctx: GradContext, g: string, X: string, Y: string) => string): GradRule {
+  return { opType, backward: (ctx) => [grad(ctx, ctx.GO(0)!, ctx.I(0), ctx.O(0))] };
+}
+
+/** dy/dx = 1 / (2·y) */
+export const sqrtGrad = unary('Sqrt', (ctx, g, _X, Y) => ctx.b.op('Div', [ctx.b.op('Mul', [g, scalarLike(ctx, Y, 0.5)]), Y]));
+
+/** dy/dx = y */
+export const expGrad = unary('Exp', ({ b }, g, _X, Y) => b.op('Mul', [g, Y]));
+
+/** dy/dx = 1 / x */
+export const logGrad = unary('Log', ({ b }, g, X) => b.op('Div', [g, X]));
+
+/** dy/dx = 1 - y² */
+export const tanhGrad = unary('Tanh', (ctx, g, _X, Y) => {
+  const { b } = ctx;
+  return b.op('Mul', [g, b.op('Sub', [scalarLike(ctx, Y, 1), b.op('Mul', [Y, Y])])]);
+});
+
+/** dy/dx = y·(1 - y) */
+export const sigmoidGrad = unary('Sigmoid', (ctx, g, _X, Y) => {
+  const { b } = ctx;
+  return b.op('Mul', [g, b.op('Mul', [Y, b.op('Sub', [scalarLike(ctx, Y, 1), Y])])]);
+});
+
+/** dy/dx = [x > 0] (0 at x = 0, as in PyTorch) */
+export const reluGrad = unary('Relu', (ctx, g, X) => {
+  const { b } = ctx;
+  const zero = scalarLike(ctx, X, 0);
+  return b.op('Where', [b.op('Greater', [X, zero]), g, zero]);
+});
+
+/** dy/dx = 1 for x > 0, alpha otherwise */
+export const leakyReluGrad = unary('LeakyRelu', (ctx, g, X) => {
+  const { b } = ctx;
+  const alpha = scalarLike(ctx, X, attrFloat(ctx.node, 'alpha', 0.01));
+  return b.op('Where', [b.op('Greater', [X, scalarLike(ctx, X, 0)]), g, b.op('Mul', [g, alpha])]);
+});
+
+/** dy/dx = 2/√π · exp(-x²) */
+export const erfGrad = unary('Erf', (ctx, g, X) => {
+  const { b } = ctx;
+  const k = scalarLike(ctx, X, 2 / Math.sqrt(Math.PI));
+  return b.op('Mul', [g, b.op('Mul', [k, b.op('Exp', [b.op('Neg', [b.op('Mul', [X, X])])])])]);
+});
+
+/** dy/dx = sign(x) (0 at x = 0) */
+export const absGrad = unary('Abs', ({ b }, g, X) => b.op('Mul', [g, b.op('Sign', [X])]));
+
+/** dy/dx = -y² */
+export const reciprocalGrad = unary('Reciprocal', ({ b }, g, _X, Y) => b.op('Neg', [b.op('Mul', [g, b.op('Mul', [Y, Y])])]));
+
+/** dy/dx = sigmoid(x) */
+export const softplusGrad = unary('Softplus', ({ b }, g, X) => b.op('Mul', [g, b.op('Sigmoid', [X])]));
+
+/** The gradient passes where the value was not clipped (y = x); min and max get none. */
+export const clipGrad: GradRule = {
+  opType: 'Clip',
+  backward: (ctx) => {
+    const [X, Y] = [ctx.I(0), ctx.O(0)];
+    const pass = ctx.b.op('Where', [ctx.b.op('Equal', [X, Y]), ctx.GO(0)!, scalarLike(ctx, X, 0)]);
+    return [pass, null, null];
+  },
+};

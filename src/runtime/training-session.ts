@@ -1,0 +1,363 @@
+/**
+ * TrainingSession: runs a Lion training program (an artifacts directory) on onnxruntime-node.
+ *
+ * State (parameters and momenta) lives as the ORT tensors the last run returned and is fed
+ * straight back, so the per-step path allocates nothing in JS beyond what ORT returns.
+ * Hyperparameters and the learning rate are graph inputs: schedules never rebuild a graph.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DataError, UsageError } from '../errors.js';
+import { openArtifacts, readInitialState, type Artifacts } from '../artifacts/read.js';
+import type { Manifest } from '../artifacts/manifest.js';
+import { writeSafetensors } from '../artifacts/safetensors.js';
+import { loadModel, saveModel } from '../onnx/model-io.js';
+import type { TypedArray } from '../onnx/data-types.js';
+import type { Tensor } from '../onnx/tensor.js';
+import { cloneModel } from '../ir/clone.js';
+import { checkHyperparameters, type LionHyperparameters } from '../optim/hyperparameters.js';
+import { batchRows, sliceRows, toFeeds, type Batch } from './batch.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { createSession, type ExecutionOptions } from './execution-provider.js';
+import { fromOrt, scalarF64, toOrt } from './ort-tensor.js';
+import { learningRate, type Schedule } from './schedule.js';
+
+export interface TrainingSessionOptions extends ExecutionOptions {
+  /** Base learning rate (default 1e-4: Lion wants 3-10x less than AdamW). */
+  lr?: number;
+  schedule?: Schedule;
+  /** Override the manifest's β1, β2, weight decay. */
+  hyperparameters?: Partial<LionHyperparameters>;
+  /** Split each step's batch into this many micro-batches and accumulate their gradients. */
+  gradientAccumulation?: number;
+}
+
+export interface StepInfo {
+  /** Steps completed, including this one. */
+  step: number;
+  loss: number;
+  lr: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  /** For cross-entropy models: fraction of positions whose argmax equals the target. */
+  accuracy?: number;
+  count: number;
+}
+
+export class TrainingSession {
+  readonly manifest: Manifest;
+  readonly artifacts: Artifacts;
+  baseLr: number;
+  schedule: Schedule;
+  hyperparameters: LionHyperparameters;
+  gradientAccumulation: number;
+  private stepsDone = 0;
+  private readonly exec: ExecutionOptions;
+  private readonly stepSession: ort.InferenceSession;
+  private evalSession: ort.InferenceSession | null = null;
+  private gradSession: ort.InferenceSession | null = null;
+  private applySession: ort.InferenceSession | null = null;
+  /** Parameters and momenta by their step-graph input names. */
+  private readonly state = new Map<string, ort.Tensor>();
+  /** Gradient accumulation: running row-weighted sums, and rows so far. */
+  private accumulated: Map<string, Float32Array | Float64Array> | null = null;
+  private accumulatedRows = 0;
+  private accumulatedLoss = 0;
+  private disposed = false;
+
+  private constructor(artifacts: Artifacts, stepSession: ort.InferenceSession, state: Map<string, Tensor>, opts: TrainingSessionOptions) {
+    this.artifacts = artifacts;
+    this.manifest = artifacts.manifest;
+    this.stepSession = stepSession;
+    this.exec = { executionProvider: opts.executionProvider, deviceId: opts.deviceId, threads: opts.threads };
+    const o = this.manifest.optimizer;
+    this.hyperparameters = checkHyperparameters({ beta1: o.beta1, beta2: o.beta2, weightDecay: o.weightDecay, ...opts.hyperparameters });
+    this.baseLr = opts.lr ?? 1e-4;
+    if (!(this.baseLr >= 0) || !Number.isFinite(this.baseLr)) throw new UsageError(`--lr must be a finite number >= 0, got ${opts.lr}`);
+    this.schedule = opts.schedule ?? { kind: 'constant' };
+    this.gradientAccumulation = opts.gradientAccumulation ?? 1;
+    if (!Number.isInteger(this.gradientAccumulation) || this.gradientAccumulation < 1)
+      throw new UsageError(`gradient accumulation must be a whole number >= 1, got ${opts.gradientAccumulation}`);
+    this.setState(state, artifacts.path(this.manifest.state));
+    // onnxruntime-node silently ignores feeds that are not graph inputs: check the names once.
+    const inputs = new Set(stepSession.inputNames);
+    for (const i of this.manifest.inputs)
+      if (!inputs.has(i.name)) throw new DataError(`${artifacts.path(this.manifest.graphs.step)} has no input '${i.name}' although the manifest lists it; rebuild the artifacts directory`);
+    for (const name of inputs)
+      if (!this.manifest.inputs.some((i) => i.name === name)) throw new DataError(`the step graph has an input '${name}' the manifest does not list; rebuild the artifacts directory`);
+  }
+
+  /** Opens an artifacts directory written by `build` or `rewrite`. */
+  static async create(dir: string, opts: TrainingSessionOptions = {}): Promise<TrainingSession> {
+    const artifacts = openArtifacts(dir);
+    const state = readInitialState(artifacts);
+    const session = await createSession(artifacts.path(artifacts.manifest.graphs.step), opts);
+    return new TrainingSession(artifacts, session, state.tensors, opts);
+  }
+
+  /** Steps completed. */
+  get stepCount(): number {
+    return this.stepsDone;
+  }
+
+  /** Learning rate the next step will use. */
+  get currentLr(): number {
+    return learningRate(this.schedule, this.baseLr, this.stepsDone);
+  }
+
+  get parameterNames(): string[] {
+    return this.manifest.parameters.map((p) => p.name);
+  }
+
+  private setState(tensors: Map<string, Tensor>, source: string): void {
+    for (const i of this.manifest.inputs) {
+      if (i.role !== 'param' && i.role !== 'momentum') continue;
+      const t = tensors.get(i.name);
+      if (!t) throw new DataError(`${source}: no tensor '${i.name}' (${i.role === 'momentum' ? `momentum of '${i.param}'` : 'parameter'})`);
+      const p = this.manifest.parameters.find((x) => x.name === (i.param ?? i.name));
+      if (p && (t.dims.length !== p.shape.length || t.dims.some((d, k) => d !== p.shape[k])))
+        throw new DataError(`${source}: '${i.name}' has shape [${t.dims.join(', ')}], the model needs [${p.shape.join(', ')}]`);
+      if (p && t.dataType !== (p.dtype === 'float64' ? 11 : 1)) throw new DataError(`${source}: '${i.name}' must be ${p.dtype}`);
+      this.state.set(i.name, toOrt(t));
+    }
+  }
+
+  private hyperFeeds(lr: number): Record<string, ort.Tensor> {
+    const h = this.manifest.hyperparameterInputs;
+    return {
+      [h.lr]: scalarF64(lr),
+      [h.beta1]: scalarF64(this.hyperparameters.beta1),
+      [h.beta2]: scalarF64(this.hyperparameters.beta2),
+      [h.weightDecay]: scalarF64(this.hyperparameters.weightDecay),
+    };
+  }
+
+  private stateFeeds(): Record<string, ort.Tensor> {
+    return Object.fromEntries(this.state);
+  }
+
+  private takeState(out: ort.InferenceSession.ReturnType): void {
+    for (const p of this.manifest.parameters) {
+      if (!p.output) continue;
+      const np = out[p.output];
+      if (np.dims.length !== p.shape.length || np.dims.some((d, i) => d !== p.shape[i]))
+        throw new DataError(`the update produced '${p.output}' with shape [${np.dims.join(', ')}] for parameter '${p.name}' [${p.shape.join(', ')}]; its gradient has the wrong shape`);
+      this.state.set(p.name, np);
+      this.state.set(p.momentum!, out[p.momentumOut!]);
+    }
+  }
+
+  private lossOf(out: ort.InferenceSession.ReturnType): number {
+    const name = this.manifest.loss?.name;
+    return name ? Number((out[name].data as TypedArray)[0]) : Number.NaN;
+  }
+
+  /** Checks a batch against the graph's data inputs and returns the feeds. */
+  checkBatch(batch: Batch): Record<string, ort.Tensor> {
+    return toFeeds(batch, this.manifest.inputs, this.manifest.dataInputs);
+  }
+
+  /** One optimizer step on `batch`; with gradient accumulation the batch is split in micro-batches. */
+  async step(batch: Batch): Promise<StepInfo> {
+    this.checkOpen();
+    const feeds = this.checkBatch(batch);
+    if (this.gradientAccumulation > 1) {
+      const rows = batchRows(feeds);
+      const k = this.gradientAccumulation;
+      if (rows < k) throw new DataError(`a batch of ${rows} rows cannot be split into ${k} micro-batches`);
+      for (let i = 0; i < k; i++) await this.accumulateFeeds(sliceRows(feeds, Math.floor((i * rows) / k), Math.floor(((i + 1) * rows) / k)));
+      return this.applyAccumulated();
+    }
+    const lr = this.currentLr;
+    const out = await this.stepSession.run({ ...feeds, ...this.stateFeeds(), ...this.hyperFeeds(lr) });
+    this.takeState(out);
+    this.stepsDone++;
+    return { step: this.stepsDone, loss: this.lossOf(out), lr };
+  }
+
+  /**
+   * Adds one micro-batch's gradients to the running sum (weighted by its rows, so micro-batches
+   * of any sizes average to the gradient of their union under a mean loss). Returns its loss.
+   */
+  async accumulate(microBatch: Batch): Promise<number> {
+    this.checkOpen();
+    return this.accumulateFeeds(this.checkBatch(microBatch));
+  }
+
+  private async accumulateFeeds(feeds: Record<string, ort.Tensor>): Promise<number> {
+    if (!this.manifest.graphs.grad || !this.manifest.graphs.apply)
+      throw new UsageError('this artifacts directory has no gradient-accumulation graphs (grad.onnx, apply.onnx); rebuild it with this version of lion-onnx');
+    this.gradSession ??= await createSession(this.artifacts.path(this.manifest.graphs.grad), this.exec);
+    const params = Object.fromEntries(this.manifest.parameters.map((p) => [p.name, this.state.get(p.name)!]));
+    const out = await this.gradSession.run({ ...feeds, ...params });
+    const rows = batchRows(feeds);
+    this.accumulated ??= new Map();
+    for (const p of this.manifest.parameters) {
+      if (!p.output) continue;
+      const g = out[p.grad].data as Float32Array | Float64Array;
+      let acc = this.accumulated.get(p.grad);
+      if (!acc) this.accumulated.set(p.grad, (acc = g instanceof Float64Array ? new Float64Array(g.length) : new Float32Array(g.length)));
+      for (let i = 0; i < g.length; i++) acc[i] += rows * g[i];
+    }
+    this.accumulatedRows += rows;
+    const loss = this.lossOf(out);
+    this.accumulatedLoss += rows * loss;
+    return loss;
+  }
+
+  /** Applies the averaged accumulated gradients as one Lion step. */
+  async applyAccumulated(): Promise<StepInfo> {
+    this.checkOpen();
+    if (!this.accumulated || this.accumulatedRows === 0) throw new UsageError('no accumulated gradients: call accumulate(microBatch) first');
+    this.applySession ??= await createSession(this.artifacts.path(this.manifest.graphs.apply!), this.exec);
+    const grads: Record<string, ort.Tensor> = {};
+    for (const p of this.manifest.parameters) {
+      if (!p.output) continue;
+      const acc = this.accumulated.get(p.grad)!;
+      for (let i = 0; i < acc.length; i++) acc[i] /= this.accumulatedRows;
+      grads[p.grad] = new ort.Tensor(acc instanceof Float64Array ? 'float64' : 'float32', acc, p.shape);
+    }
+    const lr = this.currentLr;
+    const state = Object.fromEntries(this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'momentum').filter((i) => this.applySession!.inputNames.includes(i.name)).map((i) => [i.name, this.state.get(i.name)!]));
+    const out = await this.applySession.run({ ...grads, ...state, ...this.hyperFeeds(lr) });
+    this.takeState(out);
+    const loss = this.accumulatedLoss / this.accumulatedRows;
+    this.accumulated = null;
+    this.accumulatedRows = 0;
+    this.accumulatedLoss = 0;
+    this.stepsDone++;
+    return { step: this.stepsDone, loss, lr };
+  }
+
+  /** Loss (and accuracy for cross-entropy) over batches, without updating anything. */
+  async evaluate(batches: Iterable<Batch> | AsyncIterable<Batch>): Promise<EvalResult> {
+    this.checkOpen();
+    const evalFile = this.manifest.graphs.eval;
+    if (!evalFile) throw new UsageError('this artifacts directory has no eval graph (made by `rewrite`); evaluate needs one from `lion-onnx build`');
+    this.evalSession ??= await createSession(this.artifacts.path(evalFile), this.exec);
+    const loss = this.manifest.loss!;
+    const params = Object.fromEntries(this.manifest.parameters.map((p) => [p.name, this.state.get(p.name)!]));
+    let lossSum = 0;
+    let rowsSum = 0;
+    let correct = 0;
+    let positions = 0;
+    for await (const batch of batches) {
+      const feeds = this.checkBatch(batch);
+      const rows = batchRows(feeds);
+      const out = await this.evalSession.run({ ...feeds, ...params });
+      lossSum += rows * Number((out[loss.name].data as TypedArray)[0]);
+      rowsSum += rows;
+      if (loss.kind === 'cross-entropy' && loss.modelOutput && loss.target) {
+        const logits = out[loss.modelOutput];
+        const classes = logits.dims[logits.dims.length - 1];
+        const x = logits.data as Float32Array;
+        const t = feeds[loss.target].data as BigInt64Array | Int32Array;
+        for (let i = 0; i < t.length; i++) {
+          let best = 0;
+          for (let c = 1; c < classes; c++) if (x[i * classes + c] > x[i * classes + best]) best = c;
+          if (best === Number(t[i])) correct++;
+        }
+        positions += t.length;
+      }
+    }
+    if (rowsSum === 0) throw new DataError('evaluate() got no batches');
+    const r: EvalResult = { loss: lossSum / rowsSum, count: rowsSum };
+    if (positions) r.accuracy = correct / positions;
+    return r;
+  }
+
+  /** Current value of a parameter (a copy). */
+  getParameter(name: string): Tensor {
+    const t = this.state.get(name);
+    if (!t || !this.manifest.parameters.some((p) => p.name === name)) throw new UsageError(`no parameter named '${name}'; parameters are ${this.parameterNames.join(', ')}`);
+    const r = fromOrt(name, t);
+    return { ...r, data: (r.data as TypedArray).slice() };
+  }
+
+  /** Replaces a parameter's value (same shape and type). */
+  setParameter(name: string, data: Float32Array | Float64Array): void {
+    const p = this.manifest.parameters.find((x) => x.name === name);
+    if (!p) throw new UsageError(`no parameter named '${name}'; parameters are ${this.parameterNames.join(', ')}`);
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new DataError(`parameter '${name}' has ${n} values [${p.shape.join(', ')}], got ${data.length}`);
+    const want = p.dtype === 'float64' ? Float64Array : Float32Array;
+    if (!(data instanceof want)) throw new DataError(`parameter '${name}' is ${p.dtype}`);
+    this.state.set(name, new ort.Tensor(p.dtype === 'float64' ? 'float64' : 'float32', data.slice(), p.shape));
+  }
+
+  /** Momentum of a parameter (a copy); frozen parameters have none. */
+  getMomentum(name: string): Tensor {
+    const p = this.manifest.parameters.find((x) => x.name === name);
+    if (!p?.momentum) throw new UsageError(`parameter '${name}' has no momentum (unknown or frozen)`);
+    const r = fromOrt(p.momentum, this.state.get(p.momentum)!);
+    return { ...r, data: (r.data as TypedArray).slice() };
+  }
+
+  private stateTensors(): Tensor[] {
+    return this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'momentum').map((i) => fromOrt(i.name, this.state.get(i.name)!));
+  }
+
+  /**
+   * Writes a checkpoint into `dir` (atomically; see checkpoint.ts) and returns its JSON path.
+   * `trainer` is stored verbatim, for what the caller needs to continue exactly (data order).
+   */
+  saveCheckpoint(dir: string, trainer?: Record<string, unknown>, keep = 3): string {
+    this.checkOpen();
+    if (this.accumulated) throw new UsageError('cannot checkpoint in the middle of gradient accumulation; call applyAccumulated() first');
+    mkdirSync(dir, { recursive: true });
+    return writeCheckpoint(
+      dir,
+      { step: this.stepsDone, hyperparameters: this.hyperparameters, artifactsDir: this.artifacts.dir, trainer: { baseLr: this.baseLr, ...trainer } },
+      this.stateTensors(),
+      keep,
+    );
+  }
+
+  /** Restores parameters, momenta, step and hyperparameters; returns the trainer data saved with it. */
+  loadCheckpoint(path: string): Record<string, unknown> | undefined {
+    this.checkOpen();
+    const c = readCheckpoint(path);
+    if (resolve(c.artifactsDir) !== resolve(this.artifacts.dir)) {
+      // Allowed (directories move), but the parameters must fit this program.
+    }
+    this.setState(c.tensors, c.path);
+    this.stepsDone = c.info.step;
+    this.hyperparameters = checkHyperparameters(c.info.hyperparameters);
+    return c.info.trainer;
+  }
+
+  /** Writes the inference model with the current weights (no optimizer state or training inputs). */
+  exportModel(path: string, opts: { safetensors?: string } = {}): void {
+    this.checkOpen();
+    exportWeights(this.artifacts, new Map(this.manifest.parameters.map((p) => [p.name, this.getParameter(p.name)])), path, opts);
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new UsageError('this TrainingSession was disposed');
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of [this.stepSession, this.evalSession, this.gradSession, this.applySession]) await s?.release();
+  }
+}
+
+/** The artifacts' inference model with `weights` written into its initializers. */
+export function exportWeights(artifacts: Artifacts, weights: Map<string, Tensor>, path: string, opts: { safetensors?: string } = {}): void {
+  const file = artifacts.manifest.graphs.inference;
+  if (!file) throw new UsageError(`${artifacts.dir} has no inference model to export into`);
+  const model = cloneModel(loadModel(artifacts.path(file)));
+  const g = model.graph;
+  for (const [name, w] of weights) {
+    const i = g.initializers.findIndex((t) => t.name === name);
+    if (i < 0) throw new DataError(`the inference model has no initializer '${name}' to write the trained weights into`);
+    const old = g.initializers[i];
+    g.initializers[i] = { ...old, data: w.data, storage: old.storage === 'typed' ? 'raw' : old.storage, dims: [...old.dims] };
+  }
+  saveModel(model, path);
+  if (opts.safetensors) writeSafetensors(opts.safetensors, [...weights.values()]);
+}

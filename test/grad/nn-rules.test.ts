@@ -1,0 +1,133 @@
+/**
+ * Conv, pooling, normalization and softmax gradients against finite differences, one line per
+ * case. Conv, ConvTranspose, AveragePool and GlobalAveragePool have no float64 kernels in ONNX
+ * Runtime's CPU EP, so those lines run in float32; the rest run in float64. Conv and the average
+ * pools are linear, so their float32 finite differences are exact up to rounding (~1e-5 here)
+ * and the tolerance is 1e-3 rather than the checker's float32 default.
+ */
+import { describe, expect, it } from 'vitest';
+import { checkVjp, type InputSpec, type VjpSpec } from './check-vjp.js';
+
+const x = (...shape: number[]): InputSpec => ({ shape });
+/** A per-channel running statistic: fed as a constant, never differentiated. */
+const stat = (c: number, range: [number, number]): InputSpec => ({ shape: [c], range, constant: true, grad: false });
+
+/** float32 lines of linear ops (Conv, AveragePool, GlobalAveragePool). */
+const F32_LINEAR = 1e-3;
+
+type Case = [name: string, spec: VjpSpec, tol?: number];
+
+const cases: Case[] = [
+  // Conv (float32): X, W and B all checked.
+  ['Conv stride 2 pad 1, bias', { op: 'Conv', attrs: { strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [x(2, 2, 5, 5), x(3, 2, 3, 3), x(3)] }, F32_LINEAR],
+  ['Conv dilation 2', { op: 'Conv', attrs: { dilations: [2, 2] }, inputs: [x(1, 2, 6, 6), x(2, 2, 3, 3), x(2)] }, F32_LINEAR],
+  ['Conv group 2, asymmetric pads', { op: 'Conv', attrs: { group: 2, pads: [1, 0, 0, 1] }, inputs: [x(2, 4, 5, 5), x(6, 2, 3, 3), x(6)] }, F32_LINEAR],
+  ['Conv auto_pad SAME_UPPER stride 2', { op: 'Conv', attrs: { auto_pad: 'SAME_UPPER', strides: [2, 2] }, inputs: [x(1, 2, 6, 5), x(2, 2, 3, 3), x(2)] }, F32_LINEAR],
+  ['Conv auto_pad SAME_LOWER stride 2, kernel 2', { op: 'Conv', attrs: { auto_pad: 'SAME_LOWER', strides: [2, 2] }, inputs: [x(1, 2, 5, 6), x(2, 2, 2, 2)] }, F32_LINEAR],
+  ['Conv auto_pad VALID', { op: 'Conv', attrs: { auto_pad: 'VALID', strides: [2, 1] }, inputs: [x(1, 2, 6, 4), x(2, 2, 3, 3)] }, F32_LINEAR],
+  // (8 - 3) % 2 = 1 and (8 - 3) % 3 = 2: the last input rows/columns are never read.
+  ['Conv strides [2,3] not dividing the input, no bias', { op: 'Conv', attrs: { strides: [2, 3] }, inputs: [x(1, 2, 8, 8), x(3, 2, 3, 3)] }, F32_LINEAR],
+  [
+    'Conv group 2, stride 2, dilation 2, pads, uneven',
+    { op: 'Conv', attrs: { group: 2, strides: [2, 2], dilations: [2, 2], pads: [1, 2, 0, 1] }, inputs: [x(2, 4, 8, 7), x(4, 2, 2, 3), x(4)] },
+    F32_LINEAR,
+  ],
+  ['Conv 1-D stride 2 pads [0,1]', { op: 'Conv', attrs: { strides: [2], pads: [0, 1] }, inputs: [x(2, 3, 9), x(4, 3, 2), x(4)] }, F32_LINEAR],
+  ['Conv 3-D stride 2', { op: 'Conv', attrs: { strides: [2, 2, 2], pads: [1, 0, 0, 0, 1, 0] }, inputs: [x(1, 2, 4, 5, 4), x(2, 2, 2, 2, 2)] }, F32_LINEAR],
+  ['Conv dynamic, stride 2 uneven, pad 1', { op: 'Conv', attrs: { strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [x(2, 2, 6, 7), x(3, 2, 3, 3), x(3)], dynamic: true }, F32_LINEAR],
+  ['Conv dynamic, SAME_LOWER stride 2', { op: 'Conv', attrs: { auto_pad: 'SAME_LOWER', strides: [2, 2] }, inputs: [x(1, 2, 6, 5), x(2, 2, 3, 3)], dynamic: true }, F32_LINEAR],
+  ['Conv dynamic, group 2 dilation 2', { op: 'Conv', attrs: { group: 2, dilations: [2, 1] }, inputs: [x(2, 4, 6, 5), x(4, 2, 2, 2), x(4)], dynamic: true }, F32_LINEAR],
+
+  // MaxPool (float64).
+  ['MaxPool 2x2 stride 2', { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, inputs: [x(2, 2, 4, 4)] }],
+  ['MaxPool 3x3 stride 1 pad 1 (overlapping)', { op: 'MaxPool', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, inputs: [x(1, 2, 5, 5)] }],
+  ['MaxPool with Indices output', { op: 'MaxPool', attrs: { kernel_shape: [3, 3], strides: [2, 2] }, inputs: [x(2, 2, 5, 5)], outputs: 2, lossOutputs: [0] }],
+  [
+    'MaxPool dilation 2, ceil_mode, storage_order 1',
+    { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2], dilations: [2, 2], ceil_mode: 1, storage_order: 1 }, inputs: [x(1, 2, 6, 7)], outputs: 2, lossOutputs: [0] },
+  ],
+  ['MaxPool 1-D SAME_UPPER stride 2', { op: 'MaxPool', attrs: { kernel_shape: [3], strides: [2], auto_pad: 'SAME_UPPER' }, inputs: [x(2, 3, 7)] }],
+  ['MaxPool opset 13, disjoint windows', { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 3] }, inputs: [x(1, 2, 4, 6)], opset: 13 }],
+  ['MaxPool dynamic 3x3 stride 2 pad 1', { op: 'MaxPool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [x(2, 2, 5, 6)], dynamic: true }],
+
+  // AveragePool (float32).
+  ['AveragePool 2x2 stride 2', { op: 'AveragePool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, inputs: [x(2, 2, 4, 5)] }, F32_LINEAR],
+  [
+    'AveragePool 3x3 stride 2 pad 1, count_include_pad 1',
+    { op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], count_include_pad: 1 }, inputs: [x(1, 2, 6, 5)] },
+    F32_LINEAR,
+  ],
+  [
+    'AveragePool 3x3 stride 2 pad 1, count_include_pad 0',
+    { op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [x(1, 2, 6, 5)] },
+    F32_LINEAR,
+  ],
+  ['AveragePool 3x3 stride 1 pad 1 (overlapping, excluded pads)', { op: 'AveragePool', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, inputs: [x(2, 2, 4, 4)] }, F32_LINEAR],
+  ['AveragePool ceil_mode, pad 1', { op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }, inputs: [x(1, 2, 6, 6)] }, F32_LINEAR],
+  [
+    'AveragePool ceil_mode, count_include_pad 1, last window from the end pad',
+    { op: 'AveragePool', attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 1, 1], ceil_mode: 1, count_include_pad: 1 }, inputs: [x(1, 2, 4, 5)] },
+    F32_LINEAR,
+  ],
+  ['AveragePool SAME_UPPER stride 2', { op: 'AveragePool', attrs: { kernel_shape: [3, 2], strides: [2, 2], auto_pad: 'SAME_UPPER' }, inputs: [x(1, 2, 5, 5)] }, F32_LINEAR],
+  ['AveragePool opset 19 dilation 2', { op: 'AveragePool', attrs: { kernel_shape: [2, 2], dilations: [2, 2], pads: [1, 1, 0, 0] }, inputs: [x(1, 2, 5, 5)], opset: 19 }, F32_LINEAR],
+  ['AveragePool 1-D stride 2 uneven', { op: 'AveragePool', attrs: { kernel_shape: [2], strides: [2] }, inputs: [x(2, 3, 7)] }, F32_LINEAR],
+  [
+    'AveragePool dynamic, pad 1, count_include_pad 0',
+    { op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [x(2, 2, 5, 6)], dynamic: true },
+    F32_LINEAR,
+  ],
+  [
+    'AveragePool dynamic, SAME_LOWER stride 2',
+    { op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_LOWER' }, inputs: [x(1, 2, 6, 5)], dynamic: true },
+    F32_LINEAR,
+  ],
+  ['GlobalAveragePool', { op: 'GlobalAveragePool', inputs: [x(2, 3, 4, 5)] }, F32_LINEAR],
+  ['GlobalAveragePool dynamic 1-D', { op: 'GlobalAveragePool', inputs: [x(2, 3, 6)], dynamic: true }, F32_LINEAR],
+
+  // Normalization (float64). Running mean and var are constants; var kept positive.
+  [
+    'BatchNormalization eval, [N,C,H,W]',
+    { op: 'BatchNormalization', attrs: { epsilon: { float: 1e-3 } }, inputs: [x(2, 3, 4, 4), x(3), x(3), stat(3, [-0.5, 0.5]), stat(3, [0.5, 1.5])] },
+  ],
+  ['BatchNormalization eval, [N,C]', { op: 'BatchNormalization', inputs: [x(4, 3), x(3), x(3), stat(3, [-0.5, 0.5]), stat(3, [0.5, 1.5])], opset: 13 }],
+  ['LayerNormalization axis -1 with bias', { op: 'LayerNormalization', inputs: [x(2, 3, 5), x(5), x(5)] }],
+  ['LayerNormalization axis -2 without bias', { op: 'LayerNormalization', attrs: { axis: -2, epsilon: { float: 1e-3 } }, inputs: [x(2, 3, 4), x(3, 4)] }],
+  ['LayerNormalization axis -2 with bias, dynamic', { op: 'LayerNormalization', attrs: { axis: -2 }, inputs: [x(2, 3, 4), x(3, 4), x(3, 4)], dynamic: true }],
+  ['LayerNormalization opset 18 (ReduceMean axes input)', { op: 'LayerNormalization', inputs: [x(3, 4), x(4), x(4)], opset: 18 }],
+
+  // Softmax / LogSoftmax (float64).
+  ['Softmax axis -1', { op: 'Softmax', inputs: [x(2, 3, 4)] }],
+  ['Softmax axis 1', { op: 'Softmax', attrs: { axis: 1 }, inputs: [x(2, 3, 4)] }],
+  ['Softmax opset 11 axis 1 (coerced to 2-D)', { op: 'Softmax', attrs: { axis: 1 }, inputs: [x(2, 3, 4)], opset: 11 }],
+  ['LogSoftmax axis -1', { op: 'LogSoftmax', inputs: [x(2, 3, 4)] }],
+  ['LogSoftmax axis 1, dynamic', { op: 'LogSoftmax', attrs: { axis: 1 }, inputs: [x(2, 3, 4)], dynamic: true }],
+  ['LogSoftmax opset 12 default axis (coerced to 2-D)', { op: 'LogSoftmax', inputs: [x(2, 3, 4)], opset: 12 }],
+];
+
+describe('nn gradient rules against finite differences', () => {
+  for (const [name, spec, tol] of cases)
+    it(name, async () => {
+      const r = await checkVjp(spec, tol === undefined ? {} : { tol });
+      // A check on an all-zero gradient would pass for a rule that returns zeros.
+      expect(r.maxGrad).toBeGreaterThan(1e-3);
+      // Only standard ops: ONNX Runtime's training ops do not load in onnxruntime-node.
+      expect(r.model.graph.nodes.filter((n) => n.domain && n.domain !== 'ai.onnx').map((n) => n.opType)).toEqual([]);
+    });
+});
+
+describe('nn gradient rules: refusals', () => {
+  it('MaxPool with overlapping windows below opset 16 says which opset it needs', async () => {
+    await expect(checkVjp({ op: 'MaxPool', attrs: { kernel_shape: [3, 3] }, inputs: [x(1, 1, 4, 4)], opset: 15 })).rejects.toThrow(/opset 16/);
+  });
+  it('BatchNormalization in training mode asks for an eval-mode export', async () => {
+    const spec: VjpSpec = {
+      op: 'BatchNormalization',
+      attrs: { training_mode: 1 },
+      inputs: [x(2, 3, 2, 2), x(3), x(3), stat(3, [-0.5, 0.5]), stat(3, [0.5, 1.5])],
+      lossOutputs: [0],
+      outputs: 3,
+    };
+    await expect(checkVjp(spec)).rejects.toThrow(/eval mode/);
+  });
+});
