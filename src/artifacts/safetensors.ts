@@ -44,6 +44,8 @@ export function encodeSafetensors(tensors: Iterable<Tensor>, metadata: Record<st
   const bodies: Uint8Array[] = [];
   let offset = 0;
   for (const t of tensors) {
+    if (t.name === '__metadata__' || Object.hasOwn(header, t.name))
+      throw new DataError(`safetensors cannot store two tensors named '${t.name}' (or one named __metadata__)`);
     const dtype = TO_ST.get(t.dataType);
     if (!dtype) throw new DataError(`safetensors cannot store tensor '${t.name}' of type ${dataTypeInfo(t.dataType)?.name ?? t.dataType}`);
     const bytes = tensorBytes(t);
@@ -67,8 +69,9 @@ export function writeSafetensors(path: string, tensors: Iterable<Tensor>, metada
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): SafetensorsFile {
   const bad = (why: string) => new DataError(`${source}: not a valid safetensors file (${why})`);
   if (bytes.length < 8) throw bad('shorter than its 8-byte header length');
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (n > MAX_HEADER || 8 + n > bytes.length) throw bad(`header length ${n} exceeds the file`);
+  const declared = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (declared > MAX_HEADER || 8n + declared > BigInt(bytes.length)) throw bad(`header length ${declared} exceeds the file`);
+  const n = Number(declared);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
@@ -79,6 +82,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
   const tensors = new Map<string, Tensor>();
+  const spans: [start: number, end: number, name: string][] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -98,10 +102,20 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
     const count = elementCount(dims);
     const need = count * (info.bits / 8);
     if (offs[1] - offs[0] !== need) throw bad(`tensor '${name}': ${dims.join('x')} ${e.dtype} needs ${need} bytes, the entry holds ${offs[1] - offs[0]}`);
+    spans.push([offs[0], offs[1], name]);
     const data = new info.array!(count) as TypedArray;
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + offs[0], dataStart + offs[1]));
     tensors.set(name, { name, dataType, dims, data });
   }
+  // As the format requires (and the reference reader checks): the tensors tile the data
+  // exactly, with no overlap and no hole where other content could hide.
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let end = 0;
+  for (const [start, stop, name] of spans) {
+    if (start !== end) throw bad(`tensor '${name}' starts at byte ${start} of the data, expected ${end} (${start < end ? 'overlap' : 'hole'})`);
+    end = stop;
+  }
+  if (end !== dataLen) throw bad(`the tensors cover ${end} bytes of data but the file holds ${dataLen}`);
   return { tensors, metadata };
 }
 

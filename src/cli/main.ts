@@ -10,6 +10,7 @@ import { rewriteCommand } from './rewrite.js';
 import { buildCommand } from './build.js';
 import { trainCommand } from './train.js';
 import { exportCommand } from './export.js';
+import { plotCommand } from './plot.js';
 
 const argv = hideBin(process.argv);
 const verbose = argv.includes('--verbose');
@@ -23,6 +24,7 @@ async function main(): Promise<number> {
     .command(buildCommand)
     .command(trainCommand)
     .command(exportCommand)
+    .command(plotCommand)
     .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
     .demandCommand(1, 'name a command; see lion-onnx --help')
     .strict()

@@ -423,9 +423,10 @@ export class ShapeInfo {
       case 'Pad': {
         const s = S(0);
         const pads = this.opset >= 11 ? V(1) : attrInts(n, 'pads');
-        const axes = n.inputs[3] ? V(3) : undefined;
-        if (s && pads && !n.inputs[3]) out(0, { shape: s.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + s.length] : null)), elemType: T(0) });
-        else out(0, { shape: s && !axes && !n.inputs[3] ? s.map(() => null) : undefined, elemType: T(0) });
+        if (!s) return out(0, { elemType: T(0) });
+        // With an axes input (opset 18) the pads cover only those axes; the rank still holds.
+        if (pads && !n.inputs[3]) out(0, { shape: s.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + s.length] : null)), elemType: T(0) });
+        else out(0, { shape: s.map(() => null), elemType: T(0) });
         return;
       }
       case 'MatMul': {

@@ -2,6 +2,9 @@
  * Execution providers: CPU (default) or CUDA. Asking for CUDA without its provider libraries
  * fails with what to install; there is no silent fallback to CPU.
  */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { RuntimeSetupError, UsageError } from '../errors.js';
 
@@ -35,9 +38,25 @@ export function sessionOptions(opts: ExecutionOptions): ort.InferenceSession.Ses
   return so;
 }
 
+/**
+ * Whether onnxruntime-node's CUDA provider library is installed. Checked before asking for the
+ * provider, because a failed attempt also prints onnxruntime's own multi-line log to stderr.
+ */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const root = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const bin = join(root, 'bin');
+    const napi = readdirSync(bin).filter((d) => d.startsWith('napi-'));
+    return napi.some((d) => existsSync(join(bin, d, process.platform, process.arch, 'libonnxruntime_providers_cuda.so')));
+  } catch {
+    return false;
+  }
+}
+
 /** Creates a session, turning a missing CUDA provider into a RuntimeSetupError. */
 export async function createSession(model: string | Uint8Array, opts: ExecutionOptions): Promise<ort.InferenceSession> {
   const so = sessionOptions(opts);
+  if (opts.executionProvider === 'cuda' && !cudaProviderInstalled()) throw new RuntimeSetupError(CUDA_INSTALL_HINT);
   try {
     return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
   } catch (e) {

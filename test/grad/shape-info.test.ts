@@ -1,0 +1,64 @@
+/**
+ * What the backward walk knows before running: static shapes through torch-style shape
+ * plumbing (folded to constants), symbolic dims kept, and when unbroadcast can decide its axes
+ * statically (and when it must leave it to run time).
+ */
+import { describe, expect, it } from 'vitest';
+import { ShapeInfo } from '../../src/grad/shape-info.js';
+import { broadcastAxes } from '../../src/grad/unbroadcast.js';
+import { GraphBuilder } from '../../src/ir/builder.js';
+import { Graph } from '../../src/ir/graph.js';
+import { tensorType } from '../../src/ir/value-type.js';
+import { DataType } from '../../src/onnx/data-types.js';
+
+describe('ShapeInfo', () => {
+  it('folds Shape -> Gather -> Unsqueeze -> Concat into a constant and reshapes statically', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'x', type: tensorType(DataType.FLOAT, [2, 3, 4]) }];
+    const b = new GraphBuilder(g);
+    const d0 = b.op('Gather', [b.op('Shape', ['x']), b.constant('i', DataType.INT64, [], [-3])]);
+    const shape = b.op('Concat', [b.op('Unsqueeze', [d0, b.int64s('ax', [0])]), b.int64s('m1', [-1])], { axis: 0 });
+    const y = b.op('Reshape', ['x', shape]);
+    const info = new ShapeInfo(g, 17);
+    expect(info.value(shape)).toEqual([2, -1]);
+    expect(info.shape(y)).toEqual([2, 12]);
+    expect(info.elemType(y)).toBe(DataType.FLOAT);
+  });
+
+  it('keeps symbolic dims through MatMul, Transpose and reductions, and sees nodes appended later', () => {
+    const g = new Graph();
+    g.inputs = [
+      { name: 'x', type: tensorType(DataType.FLOAT, ['batch', 8, 16]) },
+      { name: 'w', type: tensorType(DataType.FLOAT, [16, 4]) },
+    ];
+    const b = new GraphBuilder(g);
+    const y = b.op('MatMul', ['x', 'w']);
+    const info = new ShapeInfo(g, 18);
+    expect(info.shape(y)).toEqual(['batch', 8, 4]);
+    const t = b.op('Transpose', [y], { perm: [2, 0, 1] });
+    const r = b.op('ReduceMean', [t, b.int64s('axes', [-1])], { keepdims: 0 });
+    expect(info.shape(t)).toEqual([4, 'batch', 8]);
+    expect(info.shape(r)).toEqual([4, 'batch']);
+  });
+});
+
+describe('broadcastAxes (static unbroadcast decisions)', () => {
+  it.each([
+    [[2, 3, 4], [4], [0, 1]],
+    [[2, 3, 4], [3, 1], [0, 2]],
+    [['b', 3, 4], [1, 3, 4], [0]],
+    [['b', 1, 4], ['b', 1, 4], []],
+    [[2, 3], [2, 3], []],
+  ] as const)('grad %j to target %j sums axes %j', (grad, target, axes) => {
+    expect(broadcastAxes([...grad], [...target])).toEqual(axes);
+  });
+
+  it.each([
+    [[2, 3], [null, 3]],
+    [[null, 3], [1, 3]],
+    [['a', 3], ['b', 3]],
+    [[5, 3], ['n', 3]],
+  ] as const)('grad %j to target %j is left to run time', (grad, target) => {
+    expect(broadcastAxes([...grad], [...target])).toBeUndefined();
+  });
+});
