@@ -25,6 +25,5 @@ export { inspectModel, inspectFile } from './api/inspect.js';
 export { train, type TrainOptions, type TrainResult } from './api/train.js';
 export { exportTrained } from './api/export.js';
 export { TrainingSession, type TrainingSessionOptions, type StepInfo, type EvalResult } from './runtime/training-session.js';
-export { StepRunner } from './runtime/step-runner.js';
 export { learningRate, type Schedule } from './runtime/schedule.js';
 export { readCheckpoint } from './runtime/checkpoint.js';

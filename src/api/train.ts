@@ -185,7 +185,10 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     const trainer = session.loadCheckpoint(latest) as { position?: DatasetPosition } | undefined;
     if (trainer?.position) data.position = trainer.position;
     if (opts.hyperparameters) session.hyperparameters = { ...session.hyperparameters, ...opts.hyperparameters };
-    if (opts.log) truncateLog(opts.log, session.stepCount);
+    if (opts.log) {
+      mkdirSync(dirname(opts.log), { recursive: true });
+      truncateLog(opts.log, session.stepCount);
+    }
   } else if (opts.log) {
     mkdirSync(dirname(opts.log), { recursive: true });
     writeFileSync(opts.log, '');

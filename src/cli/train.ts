@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { buildFromFile } from '../api/build.js';
@@ -82,11 +82,23 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('out', { type: 'string', describe: 'with an .onnx target: the artifacts directory to build (default runs/<model name>)' }) as never,
   handler: async (a) => {
     let dir = a.target;
+    // Set when this run built `dir` from scratch: removed again if training never starts, so
+    // bad input leaves nothing behind.
+    let builtHere: string | null = null;
+    let builtNote = '';
     if (existsSync(dir) && statSync(dir).isFile()) {
       if (!a.loss) throw new UsageError(`${a.target} is a model file: pass --loss cross-entropy|mse|bce to build it, or train an artifacts directory`);
       dir = a.out ?? join('runs', basename(a.target).replace(/\.onnx$/, ''));
-      buildFromFile(a.target, dir, { loss: a.loss, hyperparameters: { beta1: a.beta1 ?? 0.9, beta2: a.beta2 ?? 0.99, weightDecay: a.weightDecay ?? 0 } });
-      process.stderr.write(`built ${dir} from ${a.target}\n`);
+      // Rebuilding replaces the whole directory, checkpoints included: --resume must reuse it.
+      if (a.resume && existsSync(join(dir, 'manifest.json'))) builtNote = `resuming in ${dir} (built earlier from ${a.target})\n`;
+      else {
+        if (!existsSync(dir)) {
+          builtHere = resolve(dir);
+          while (!existsSync(dirname(builtHere))) builtHere = dirname(builtHere);
+        }
+        buildFromFile(a.target, dir, { loss: a.loss, hyperparameters: { beta1: a.beta1 ?? 0.9, beta2: a.beta2 ?? 0.99, weightDecay: a.weightDecay ?? 0 } });
+        builtNote = `built ${dir} from ${a.target}\n`;
+      }
     }
     const hyper: Record<string, number> = {};
     if (a.beta1 !== undefined) hyper.beta1 = a.beta1;
@@ -100,6 +112,7 @@ export const trainCommand: CommandModule<object, Args> = {
       process.stderr.write('\ninterrupted: saving a checkpoint (Ctrl-C again to quit now)\n');
     };
     process.on('SIGINT', onSigint);
+    let started = false;
     try {
       const r = await train(dir, {
         data: parsePairs(a.data, '--data'),
@@ -123,7 +136,11 @@ export const trainCommand: CommandModule<object, Args> = {
         threads: a.threads,
         gradientAccumulation: a.gradAccum,
         exportPath: a.export,
-        onStart: (i) => progress.start(i.total, i.startStep),
+        onStart: (i) => {
+          started = true;
+          if (builtNote) process.stderr.write(builtNote);
+          progress.start(i.total, i.startStep);
+        },
         onStep: (i) => progress.update(i),
         shouldStop: () => stop,
       });
@@ -134,6 +151,9 @@ export const trainCommand: CommandModule<object, Args> = {
       if (a.export && !r.interrupted) lines.push(`exported: ${a.export}`);
       process.stdout.write(lines.join('\n') + '\n');
       if (r.interrupted) process.exitCode = 130;
+    } catch (e) {
+      if (builtHere && !started) rmSync(builtHere, { recursive: true, force: true });
+      throw e;
     } finally {
       progress.stop();
       process.off('SIGINT', onSigint);

@@ -23,6 +23,12 @@ export interface BackwardOptions {
   params: string[];
   /** Default-domain opset of the model; every emitted op is valid at it. */
   opset: number;
+  /**
+   * Leave out of the result the parameters no gradient reaches (instead of giving them zeros):
+   * for `build`, where they are constants such as BatchNormalization's running statistics,
+   * which weight decay must not shrink.
+   */
+  omitWithoutGradient?: boolean;
 }
 
 const label = (n: Node) => `'${n.name ?? n.outputs[0] ?? ''}' (${n.domain ? `${n.domain}.` : ''}${n.opType})`;
@@ -124,6 +130,7 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
     const name = gradNames.get(p)!;
     const g = gradOf(p);
     if (g) b.add('Identity', [g], {}, { exact: [name] });
+    else if (opts.omitWithoutGradient) continue;
     else {
       const t = elemTypeOrThrow(e, p, 'its zero gradient');
       b.add('ConstantOfShape', [shapeOf(e, p)], { value: makeTensor('', t, [1], [0]) }, { exact: [name] });

@@ -4,6 +4,7 @@
  * (constants) when shapes are known, else a dynamic one (Shape, ...).
  */
 import { GraphError } from '../errors.js';
+import type { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../onnx/data-types.js';
 import { makeTensor } from '../onnx/tensor.js';
 import { isStatic } from './shape-info.js';
@@ -16,11 +17,23 @@ export function elemTypeOrThrow(e: Emitter, x: string, why: string): number {
   return t;
 }
 
+/** Small constants already made by a builder, so a backward pass holds one `1.0`, not hundreds. */
+const constants = new WeakMap<GraphBuilder, Map<string, string>>();
+
+function constant(e: Emitter, base: string, type: number, dims: number[], values: number[]): string {
+  let cache = constants.get(e.b);
+  if (!cache) constants.set(e.b, (cache = new Map()));
+  const key = `${type}|${dims.join(',')}|${values.join(',')}`;
+  let name = cache.get(key);
+  if (!name) cache.set(key, (name = e.b.constant(base, type, dims, values)));
+  return name;
+}
+
 /** A constant tensor of the element type of `like` (float16/bfloat16 via a Cast of float). */
 export function constLike(e: Emitter, like: string, values: number[], dims: number[] = []): string {
   const t = elemTypeOrThrow(e, like, 'a gradient constant');
-  if (t === DataType.FLOAT16 || t === DataType.BFLOAT16) return e.b.op('Cast', [e.b.constant('grad/c', DataType.FLOAT, dims, values)], { to: t });
-  return e.b.constant('grad/c', t, dims, values);
+  if (t === DataType.FLOAT16 || t === DataType.BFLOAT16) return e.b.op('Cast', [constant(e, 'grad/c', DataType.FLOAT, dims, values)], { to: t });
+  return constant(e, 'grad/c', t, dims, values);
 }
 
 export function scalarLike(e: Emitter, like: string, v: number): string {
@@ -28,7 +41,7 @@ export function scalarLike(e: Emitter, like: string, v: number): string {
 }
 
 export function int64s(e: Emitter, values: number[]): string {
-  return e.b.int64s('grad/i', values);
+  return constant(e, 'grad/i', DataType.INT64, [values.length], values);
 }
 
 /** The static shape of `x` as an int64 constant, or a Shape node. */

@@ -378,7 +378,7 @@ export class ShapeInfo {
           const shape: Dim[] = target.map((d, i) => (d === 0 && !allowzero ? (s ? s[i] : null) : d === -1 ? null : d));
           const minus = target.indexOf(-1);
           if (minus >= 0 && isStatic(s)) {
-            const known = shape.filter((d, i) => i !== minus);
+            const known = shape.filter((_, i) => i !== minus);
             if (isStatic(known)) shape[minus] = product(s) / product(known);
           }
           facts.shape = shape;

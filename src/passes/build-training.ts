@@ -103,14 +103,18 @@ export function buildTrainingProgram(source: Model, opts: BuildOptions): Trainin
   const classes = outShape?.[outShape.length - 1];
   if (opts.loss === 'cross-entropy' && typeof classes === 'number') lossInfo.classes = classes;
 
-  // Eval: forward + loss, parameters fed as inputs.
+  // Eval: forward + loss (before the backward is added), parameters fed as inputs below.
   const evalModel = cloneModel(model);
   evalModel.graph.outputs = [{ name: loss }, ...g.outputs.filter((o) => o.name === output)];
-  paramsToInputs(evalModel, trainable);
 
   // Training graph: forward + loss + backward; outputs the loss and the gradients.
-  const grads = buildBackward(g, { loss, params: trainable, opset });
+  // Initializers the loss does not reach differentiably (e.g. BatchNormalization's running
+  // statistics) are constants, not parameters.
+  const grads = buildBackward(g, { loss, params: trainable, opset, omitWithoutGradient: true });
+  if (grads.size === 0) throw new GraphError(`no parameter of the model reaches the loss on '${output}' through differentiable ops, so nothing would train`);
   g.outputs = [{ name: loss }, ...[...grads.values()].map((name) => ({ name }))];
+  const trained = [...grads.keys()];
+  paramsToInputs(evalModel, trained);
   const hyperparameters = { ...LION_DEFAULTS, ...opts.hyperparameters };
   const step = insertLion(model, {
     gradMap: Object.fromEntries(grads),

@@ -142,7 +142,7 @@ describe('appendLoss refuses outputs the loss cannot apply to', () => {
     }
     throw new Error('expected a GraphError');
   }
-  const input = (shape: Dim[] | undefined, type = DataType.FLOAT) => (g: Graph) => {
+  const input = (shape: Dim[] | undefined, type: number = DataType.FLOAT) => (g: Graph) => {
     g.inputs.push({ name: 'y', type: tensorType(type, shape) });
     return 'y';
   };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { insertLion } from '../../src/passes/insert-lion.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
-import { StepRunner } from '../../src/runtime/step-runner.js';
+import { TrainingSession } from '../../src/runtime/training-session.js';
 import { gradientsAsInputs, normals, rng } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
 import { lion64Step, ulpsApart } from '../reference/lion64.js';
@@ -20,7 +20,22 @@ async function runnerFor(params: Record<string, { dims: number[]; values: number
   const program = insertLion(gradientsAsInputs(params), opts);
   const out = join(dir, name);
   writeArtifacts(out, program, { command: 'test' });
-  return StepRunner.open(out);
+  // The learning rate of each step comes from a schedule function reading `lrs`.
+  const lrs: number[] = [];
+  const session = await TrainingSession.create(out, { schedule: (step) => lrs[step] });
+  const state = (name: string) => {
+    const p = session.manifest.parameters.find((x) => x.name === name || x.momentum === name)!;
+    return name === p.name ? session.getParameter(name) : session.getMomentum(p.name);
+  };
+  return {
+    manifest: session.manifest,
+    tensor: state,
+    step: (batch: Record<string, ort.Tensor>, lr: number) => {
+      lrs[session.stepCount] = lr;
+      return session.step(batch);
+    },
+    dispose: () => session.dispose(),
+  };
 }
 
 const f32 = (v: number[]) => new ort.Tensor('float32', Float32Array.from(v), [v.length]);

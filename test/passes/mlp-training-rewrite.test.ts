@@ -10,7 +10,7 @@ import { loadModel, modelToBytes } from '../../src/onnx/model-io.js';
 import { tensorType } from '../../src/ir/value-type.js';
 import { readNpy } from '../../src/data/npy.js';
 import { rewriteTrainingModel } from '../../src/api/rewrite.js';
-import { StepRunner } from '../../src/runtime/step-runner.js';
+import { TrainingSession } from '../../src/runtime/training-session.js';
 import { REPO } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { lion64Step, ulpsApart } from '../reference/lion64.js';
@@ -33,12 +33,20 @@ describe('hand-built MLP training graph through rewrite', () => {
     const manifest = rewriteTrainingModel(MODEL, out, { hyperparameters: hyper, groups: { noDecay: 'bias' } });
     expect(manifest.dataInputs).toEqual(['x', 'target']);
     expect(manifest.loss?.name).toBe('loss');
-    const runner = await StepRunner.open(out);
+    const lr = 0.01;
+    const session = await TrainingSession.create(out, { lr });
+    const runner = {
+      tensor: (name: string) => {
+        const p = manifest.parameters.find((x) => x.name === name || x.momentum === name)!;
+        return name === p.name ? session.getParameter(name) : session.getMomentum(p.name);
+      },
+      step: (batch: Record<string, ort.Tensor>) => session.step(batch),
+      dispose: () => session.dispose(),
+    };
     const grads = await gradientSession();
     const x = readNpy(join(REPO, 'models/mlp_training_data/x.npy')).data as Float32Array;
     const y = readNpy(join(REPO, 'models/mlp_training_data/target.npy')).data as Float32Array;
     const B = 16;
-    const lr = 0.01;
     const losses: number[] = [];
     let worst = 0;
     let nearZeroC = 0;
@@ -51,7 +59,7 @@ describe('hand-built MLP training graph through rewrite', () => {
       const params = Object.fromEntries(manifest.parameters.map((p) => [p.name, runner.tensor(p.name).data as Float32Array]));
       const moms = Object.fromEntries(manifest.parameters.map((p) => [p.name, runner.tensor(p.momentum!).data as Float32Array]));
       const gOut = await grads.run({ ...batch, ...Object.fromEntries(manifest.parameters.map((p) => [p.name, new ort.Tensor('float32', params[p.name], p.shape)])) });
-      const { loss } = await runner.step(batch, lr);
+      const { loss } = await runner.step(batch);
       expect(loss).toBe((gOut.loss.data as Float32Array)[0]);
       losses.push(loss!);
       for (const p of manifest.parameters) {
