@@ -52,6 +52,8 @@ export interface TrainOptions {
 
 export interface TrainResult {
   steps: number;
+  /** Steps skipped for NaN/Inf gradients. */
+  skippedSteps: number;
   finalLoss: number;
   interrupted: boolean;
   checkpoint: string;
@@ -207,18 +209,18 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     }
     const batch: Batch = data.next();
     last = await session.step(batch);
-    if (!Number.isFinite(last.loss) && manifest.loss) {
+    if (!Number.isFinite(last.loss) && manifest.loss && !last.skipped) {
       checkpoint = session.saveCheckpoint(ckptDir, trainerState());
       throw new DataError(`the loss became ${last.loss} at step ${last.step}; lower --lr (checkpoint of this state: ${checkpoint})`);
     }
     const elapsed = (performance.now() - t0) / 1000;
-    if (opts.log) appendFileSync(opts.log, JSON.stringify({ step: last.step, loss: last.loss, lr: last.lr, time: Number(elapsed.toFixed(4)) }) + '\n');
+    if (opts.log) appendFileSync(opts.log, JSON.stringify({ step: last.step, loss: last.loss, lr: last.lr, time: Number(elapsed.toFixed(4)), ...(last.skipped ? { skipped: true } : {}) }) + '\n');
     opts.onStep?.({ ...last, total, elapsed });
     if (every && last.step % every === 0 && last.step < total) checkpoint = session.saveCheckpoint(ckptDir, trainerState());
   }
   checkpoint = session.saveCheckpoint(ckptDir, trainerState());
   const seconds = (performance.now() - t0) / 1000;
-  const result: TrainResult = { steps: session.stepCount, finalLoss: last?.loss ?? Number.NaN, interrupted, checkpoint, seconds };
+  const result: TrainResult = { steps: session.stepCount, skippedSteps: session.skippedSteps, finalLoss: last?.loss ?? Number.NaN, interrupted, checkpoint, seconds };
   if (!interrupted && evalArrays && manifest.graphs.eval) {
     const evalSet = new ArrayDataset(evalArrays, { batchSize: Math.min(512, [...evalArrays.values()][0].dims[0]), shuffle: false });
     result.eval = await session.evaluate(evalSet.inOrder());

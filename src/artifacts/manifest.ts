@@ -33,7 +33,7 @@ export interface ParameterEntry {
 }
 
 export type InputRole = 'data' | 'param' | 'momentum' | 'hyperparameter';
-export type OutputRole = 'loss' | 'param' | 'momentum' | 'output';
+export type OutputRole = 'loss' | 'param' | 'momentum' | 'output' | 'nonfinite';
 
 export interface IoEntry<R> {
   name: string;
@@ -48,7 +48,7 @@ export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
   createdBy: string;
-  optimizer: { name: 'lion'; beta1: number; beta2: number; weightDecay: number; noDecay?: string; frozen?: string };
+  optimizer: { name: 'lion'; beta1: number; beta2: number; weightDecay: number; noDecay?: string; frozen?: string; nonFinite?: 'skip' | 'error' | 'propagate' };
   graphs: { step: string; eval?: string; inference?: string; grad?: string; apply?: string };
   state: string;
   parameters: ParameterEntry[];

@@ -48,7 +48,7 @@ export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions)
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     createdBy: `lion-onnx ${VERSION} ${opts.command}`,
-    optimizer: { name: 'lion', beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay },
+    optimizer: { name: 'lion', beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay, nonFinite: program.nonFinite },
     graphs: { step: 'step.onnx' },
     state: 'state.safetensors',
     parameters: program.parameters,

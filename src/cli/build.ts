@@ -14,6 +14,7 @@ interface Args {
   weightDecay: number;
   noDecay?: string;
   frozen?: string;
+  nonfinite: 'skip' | 'error' | 'propagate';
 }
 
 export const buildCommand: CommandModule<object, Args> = {
@@ -37,6 +38,7 @@ export const buildCommand: CommandModule<object, Args> = {
       params: a.params,
       frozen: a.frozen,
       noDecay: a.noDecay,
+      nonFinite: a.nonfinite,
       hyperparameters: { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay },
     });
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);

@@ -7,5 +7,6 @@ export function lionOptions<T>(y: Argv<T>) {
     .option('beta2', { type: 'number', default: 0.99, describe: 'Lion β2 (momentum decay)' })
     .option('weight-decay', { type: 'number', default: 0, describe: 'decoupled weight decay (3-10x larger than for AdamW)' })
     .option('no-decay', { type: 'string', describe: 'regex: parameters matching get no weight decay (e.g. "bias|norm")' })
-    .option('frozen', { type: 'string', describe: 'regex: parameters matching are not trained' });
+    .option('frozen', { type: 'string', describe: 'regex: parameters matching are not trained' })
+    .option('nonfinite', { choices: ['skip', 'error', 'propagate'] as const, default: 'skip' as const, describe: 'a step whose gradients hold NaN/Inf: skip it (parameters unchanged, counted), stop with an error, or apply it anyway' });
 }

@@ -13,6 +13,7 @@ interface Args {
   weightDecay: number;
   noDecay?: string;
   frozen?: string;
+  nonfinite: 'skip' | 'error' | 'propagate';
 }
 
 export const rewriteCommand: CommandModule<object, Args> = {
@@ -32,6 +33,7 @@ export const rewriteCommand: CommandModule<object, Args> = {
       gradSuffix: a.gradSuffix,
       gradMapFile: a.gradMap,
       loss: a.loss,
+      nonFinite: a.nonfinite,
       hyperparameters: { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay },
       groups: { noDecay: a.noDecay, frozen: a.frozen },
     });

@@ -146,6 +146,7 @@ export const trainCommand: CommandModule<object, Args> = {
       });
       progress.stop();
       const lines = [`${r.interrupted ? 'stopped' : 'trained'} ${r.steps} steps in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss.toFixed(4)}`];
+      if (r.skippedSteps) lines.push(`skipped ${r.skippedSteps} steps with NaN/Inf gradients (parameters left unchanged on those steps)`);
       if (r.eval) lines.push(`held-out: loss ${r.eval.loss.toFixed(4)}${r.eval.accuracy !== undefined ? `, accuracy ${(100 * r.eval.accuracy).toFixed(2)}% of ${r.eval.count}` : ''}`);
       lines.push(`checkpoint: ${r.checkpoint}`);
       if (a.export && !r.interrupted) lines.push(`exported: ${a.export}`);

@@ -13,6 +13,7 @@
 import { DataType } from '../onnx/data-types.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { HYPER_INPUTS } from './hyperparameters.js';
+import { emitKeepIf } from './nonfinite.js';
 
 /** Scalars shared by every parameter of one element type. */
 export interface LionScalars {
@@ -47,8 +48,19 @@ export interface LionParamNames {
   momentumOut: string;
 }
 
-/** Emits one parameter's update; `decay` false skips the weight-decay multiply. */
-export function emitLionUpdate(b: GraphBuilder, s: LionScalars, n: LionParamNames, decay: boolean): void {
+/**
+ * Emits one parameter's update; `decay` false skips the weight-decay multiply. With `guard`
+ * (a bool scalar), the outputs keep the old values where the guard is true (nonfinite.ts).
+ */
+export function emitLionUpdate(b: GraphBuilder, s: LionScalars, n: LionParamNames, decay: boolean, guard?: string): void {
+  if (guard) {
+    const paramNew = b.fresh(`${n.param}.lion_new`);
+    const momentumNew = b.fresh(`${n.param}.lion_m_new`);
+    emitLionUpdate(b, s, { ...n, paramOut: paramNew, momentumOut: momentumNew }, decay);
+    emitKeepIf(b, guard, n.param, paramNew, n.paramOut);
+    emitKeepIf(b, guard, n.momentum, momentumNew, n.momentumOut);
+    return;
+  }
   const p = n.param;
   const c = b.op('Add', [b.op('Mul', [n.momentum, s.beta1], {}, `${p}.lion_c_m`), b.op('Mul', [n.grad, s.oneMinusBeta1], {}, `${p}.lion_c_g`)], {}, `${p}.lion_c`);
   const step = b.op('Mul', [b.op('Sign', [c], {}, `${p}.lion_sign`), s.negLr], {}, `${p}.lion_step`);

@@ -17,6 +17,7 @@ import { defaultOpset, type Model } from '../ir/graph.js';
 import { buildBackward } from '../grad/backward.js';
 import { appendLoss, type LossKind } from '../grad/losses.js';
 import { LION_DEFAULTS, type LionHyperparameters } from '../optim/hyperparameters.js';
+import type { NonFiniteMode } from '../optim/nonfinite.js';
 import { insertLion, type StepProgram } from './insert-lion.js';
 import { paramsToInputs } from './params-to-inputs.js';
 import { applyGraph, gradientGraph } from './split-update.js';
@@ -34,6 +35,8 @@ export interface BuildOptions {
   /** Regex: parameters without weight decay. */
   noDecay?: string;
   hyperparameters?: Partial<LionHyperparameters>;
+  /** NaN/Inf gradients: skip the step (default), stop with an error, or propagate. */
+  nonFinite?: NonFiniteMode;
 }
 
 export interface TrainingProgram {
@@ -120,6 +123,7 @@ export function buildTrainingProgram(source: Model, opts: BuildOptions): Trainin
     gradMap: Object.fromEntries(grads),
     groups: { noDecay: opts.noDecay },
     hyperparameters,
+    nonFinite: opts.nonFinite,
     loss,
   });
   return {

@@ -22,6 +22,7 @@ import type { IoEntry, InputRole, OutputRole, ParameterEntry } from '../artifact
 import { assignGroups, type GroupPatterns } from '../optim/groups.js';
 import { HYPER_INPUTS, LION_DEFAULTS, checkHyperparameters, type LionHyperparameters } from '../optim/hyperparameters.js';
 import { emitLionScalars, emitLionUpdate, type LionScalars } from '../optim/lion.js';
+import { NONFINITE_OUTPUT, emitNonFiniteFlag, type NonFiniteMode } from '../optim/nonfinite.js';
 
 export interface InsertLionOptions {
   /** Suffix that names a parameter's gradient: P + suffix. Default "_grad". */
@@ -33,6 +34,8 @@ export interface InsertLionOptions {
   hyperparameters?: Partial<LionHyperparameters>;
   /** Name of the loss output; default: an output named "loss", else the only float scalar output. */
   loss?: string;
+  /** What a step does with NaN/Inf gradients (optim/nonfinite.ts). Default 'skip'. */
+  nonFinite?: NonFiniteMode;
 }
 
 export interface StepProgram {
@@ -43,6 +46,7 @@ export interface StepProgram {
   dataInputs: string[];
   loss?: string;
   hyperparameters: LionHyperparameters;
+  nonFinite: NonFiniteMode;
   /** Initial parameters (from the initializers), in parameter order. */
   initialParams: Tensor[];
 }
@@ -133,13 +137,15 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
   const hyperInputs: ValueInfo[] = Object.values(HYPER_INPUTS).map((name) => ({ name, type: tensorType(DataType.DOUBLE, []) }));
   g.inputs.push(...paramInputs, ...momentumInputs, ...hyperInputs);
 
+  const nonFinite = opts.nonFinite ?? 'skip';
+  const updated = parameters.filter((p) => p.group !== 'frozen');
+  const guard = nonFinite === 'propagate' ? undefined : (b.claim(NONFINITE_OUTPUT, 'the non-finite gradient flag'), emitNonFiniteFlag(b, updated.map((p) => gradOf.get(p.name)!)));
   const scalarsByType = new Map<number, LionScalars>();
-  for (const p of parameters) {
-    if (p.group === 'frozen') continue;
+  for (const p of updated) {
     const dt = initialByName.get(p.name)!.dataType;
     let s = scalarsByType.get(dt);
     if (!s) scalarsByType.set(dt, (s = emitLionScalars(b, dt)));
-    emitLionUpdate(b, s, { param: p.name, grad: gradOf.get(p.name)!, momentum: p.momentum!, paramOut: p.output!, momentumOut: p.momentumOut! }, p.group === 'decay');
+    emitLionUpdate(b, s, { param: p.name, grad: gradOf.get(p.name)!, momentum: p.momentum!, paramOut: p.output!, momentumOut: p.momentumOut! }, p.group === 'decay', guard);
   }
 
   const typeOfParam = (name: string) => tensorType(initialByName.get(name)!.dataType, initialByName.get(name)!.dims);
@@ -148,6 +154,7 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
     ...kept,
     ...parameters.filter((p) => p.output).map((p) => ({ name: p.output!, type: typeOfParam(p.name) })),
     ...parameters.filter((p) => p.momentumOut).map((p) => ({ name: p.momentumOut!, type: typeOfParam(p.name) })),
+    ...(guard ? [{ name: guard, type: tensorType(DataType.BOOL, []) }] : []),
   ];
   // Gradient values of frozen parameters (and anything only they used) are now dead.
   removeDeadNodes(g);
@@ -169,6 +176,7 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
     ...kept.map((o) => ({ name: o.name, role: o.name === loss ? ('loss' as const) : ('output' as const), dtype: dtypeOf(o), shape: shapeOf(o.type) })),
     ...parameters.filter((p) => p.output).map((p) => ({ name: p.output!, role: 'param' as const, dtype: p.dtype, shape: p.shape, param: p.name })),
     ...parameters.filter((p) => p.momentumOut).map((p) => ({ name: p.momentumOut!, role: 'momentum' as const, dtype: p.dtype, shape: p.shape, param: p.name })),
+    ...(guard ? [{ name: guard, role: 'nonfinite' as const, dtype: 'bool', shape: [] }] : []),
   ];
-  return { model, parameters, inputs, outputs, dataInputs, loss, hyperparameters: hyper, initialParams };
+  return { model, parameters, inputs, outputs, dataInputs, loss, hyperparameters: hyper, nonFinite, initialParams };
 }

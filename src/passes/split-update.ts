@@ -41,6 +41,7 @@ export function applyGraph(step: StepProgram, opset: number): StepProgram {
   return insertLion(m, {
     gradMap: Object.fromEntries(trained.map((p) => [p.name, p.grad])),
     hyperparameters: h,
+    nonFinite: step.nonFinite,
     groups: { noDecay: trained.filter((p) => p.group === 'no_decay').map((p) => `^${escape(p.name)}$`).join('|') || undefined },
   });
 }

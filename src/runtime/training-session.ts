@@ -38,6 +38,8 @@ export interface StepInfo {
   step: number;
   loss: number;
   lr: number;
+  /** True when a gradient held NaN or ±Inf and the update was skipped (parameters unchanged). */
+  skipped?: boolean;
 }
 
 export interface EvalResult {
@@ -55,6 +57,8 @@ export class TrainingSession {
   hyperparameters: LionHyperparameters;
   gradientAccumulation: number;
   private stepsDone = 0;
+  /** Steps whose update was skipped for non-finite gradients. */
+  skippedSteps = 0;
   private readonly exec: ExecutionOptions;
   private readonly stepSession: ort.InferenceSession;
   private evalSession: ort.InferenceSession | null = null;
@@ -139,7 +143,12 @@ export class TrainingSession {
     return Object.fromEntries(this.state);
   }
 
-  private takeState(out: ort.InferenceSession.ReturnType): void {
+  /** Takes the updated state; returns whether the update was skipped (non-finite gradients). */
+  private takeState(out: ort.InferenceSession.ReturnType): boolean {
+    const flag = this.manifest.outputs.find((o) => o.role === 'nonfinite');
+    const skipped = flag ? Boolean((out[flag.name].data as Uint8Array)[0]) : false;
+    if (skipped && this.manifest.optimizer.nonFinite === 'error')
+      throw new DataError(`a gradient holds NaN or Inf at step ${this.stepsDone + 1}; the parameters were left unchanged (built with --nonfinite error; lower the learning rate or check the data)`);
     for (const p of this.manifest.parameters) {
       if (!p.output) continue;
       const np = out[p.output];
@@ -148,6 +157,8 @@ export class TrainingSession {
       this.state.set(p.name, np);
       this.state.set(p.momentum!, out[p.momentumOut!]);
     }
+    if (skipped) this.skippedSteps++;
+    return skipped;
   }
 
   private lossOf(out: ort.InferenceSession.ReturnType): number {
@@ -173,9 +184,9 @@ export class TrainingSession {
     }
     const lr = this.currentLr;
     const out = await this.stepSession.run({ ...feeds, ...this.stateFeeds(), ...this.hyperFeeds(lr) });
-    this.takeState(out);
+    const skipped = this.takeState(out);
     this.stepsDone++;
-    return { step: this.stepsDone, loss: this.lossOf(out), lr };
+    return { step: this.stepsDone, loss: this.lossOf(out), lr, ...(skipped ? { skipped } : {}) };
   }
 
   /**
@@ -223,13 +234,13 @@ export class TrainingSession {
     const lr = this.currentLr;
     const state = Object.fromEntries(this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'momentum').filter((i) => this.applySession!.inputNames.includes(i.name)).map((i) => [i.name, this.state.get(i.name)!]));
     const out = await this.applySession.run({ ...grads, ...state, ...this.hyperFeeds(lr) });
-    this.takeState(out);
+    const skipped = this.takeState(out);
     const loss = this.accumulatedLoss / this.accumulatedRows;
     this.accumulated = null;
     this.accumulatedRows = 0;
     this.accumulatedLoss = 0;
     this.stepsDone++;
-    return { step: this.stepsDone, loss, lr };
+    return { step: this.stepsDone, loss, lr, ...(skipped ? { skipped } : {}) };
   }
 
   /** Loss (and accuracy for cross-entropy) over batches, without updating anything. */
