@@ -127,7 +127,12 @@ export function tensorFromProto(proto: TensorProto, readExternal: ExternalReader
     t.data = arr;
   } else {
     const arr = new info.array!(slots);
-    for (let i = 0; i < slots; i++) (arr as Float32Array)[i] = values[i] as number;
+    for (let i = 0; i < slots; i++) {
+      const v = values[i];
+      // uint64_data (uint32 tensors) decodes values past 2^53 as bigints, which no 32-bit slot holds.
+      if (typeof v === 'bigint') throw new ModelFormatError(`${label}: ${info.field} value ${v} is out of range for ${info.name}`);
+      (arr as Float32Array)[i] = v as number;
+    }
     t.data = arr;
   }
   return t;
@@ -205,12 +210,13 @@ export function makeTensor(name: string, dataType: number, dims: number[], value
   const info = dataTypeInfo(dataType);
   if (!info?.array) throw new ModelFormatError(`makeTensor: unsupported data type ${dataTypeName(dataType)}`);
   const slots = arrayLength(info, elementCount(dims));
+  // Checked first: too many values would make set() throw a RangeError instead.
+  if ((values as ArrayLike<number>).length !== slots)
+    throw new ModelFormatError(`makeTensor '${name}': ${dims.join('x')} needs ${slots} values, got ${(values as ArrayLike<number>).length}`);
   const data = new info.array(slots);
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) {
     for (let i = 0; i < slots; i++) data[i] = BigInt((values as ArrayLike<number | bigint>)[i]);
   } else (data as Float32Array).set(values as ArrayLike<number>);
-  if ((values as ArrayLike<number>).length !== slots)
-    throw new ModelFormatError(`makeTensor '${name}': ${dims.join('x')} needs ${slots} values, got ${(values as ArrayLike<number>).length}`);
   return { name, dataType, dims: [...dims], data };
 }
 

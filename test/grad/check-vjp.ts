@@ -17,6 +17,7 @@ import { tensorType } from '../../src/ir/value-type.js';
 import { DataType } from '../../src/onnx/data-types.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
 import { modelToBytes } from '../../src/onnx/model-io.js';
+import { prng } from '../../src/data/dataset.js';
 
 export type InputKind = 'float' | 'int64' | 'int32' | 'bool';
 
@@ -82,16 +83,7 @@ export interface VjpReport {
 }
 
 /** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = prng;
 
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 

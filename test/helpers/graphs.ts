@@ -24,17 +24,8 @@ export function gradientsAsInputs(params: Record<string, { dims: number[]; value
   return model(g);
 }
 
-/** Deterministic PRNG (mulberry32) and normal samples, so numeric tests are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG (mulberry32, the one the datasets use), so numeric tests are reproducible. */
+export { prng as rng } from '../../src/data/dataset.js';
 
 export function normals(r: () => number, n: number): number[] {
   return Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));

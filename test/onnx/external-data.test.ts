@@ -4,9 +4,10 @@
  * model's folder, or a data file that does not hold the bytes, is refused with one line.
  */
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExternalDataError, ModelFormatError } from '../../src/errors.js';
+import { ExternalDataError, ModelFormatError, UsageError } from '../../src/errors.js';
 import { DataType } from '../../src/onnx/data-types.js';
 import { decodeModelProto, loadModel, loadModelFromBytes, saveModel } from '../../src/onnx/model-io.js';
 import { ModelProtoType, encodePlain, type TensorProto } from '../../src/onnx/schema.js';
@@ -135,6 +136,16 @@ describe('saving and loading external data', () => {
     for (const location of ['../x.data', '/tmp/x.data', 'a/../../x.data'])
       expect(() => saveModel(sampleModel(), join(d, 'm.onnx'), { externalData: 'all', location }), location).toThrow(ExternalDataError);
     expect(() => saveModel(sampleModel(), join(d, 'm.onnx'), { externalData: 'all', location: 'm.onnx' })).toThrow(ExternalDataError);
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  it('saving into a folder that does not exist: UsageError naming it, nothing written', () => {
+    const d = folder();
+    const target = join(d, 'missing', 'm.onnx');
+    expect(() => saveModel(sampleModel(), target)).toThrow(UsageError);
+    expect(() => saveModel(sampleModel(), target)).toThrow(`cannot write ${target}: folder ${join(d, 'missing')} does not exist; create it first`);
+    // External data in a sub-folder that does not exist: the model file is not left behind either.
+    expect(() => saveModel(sampleModel(), join(d, 'm.onnx'), { externalData: 'all', location: 'sub/m.data' })).toThrow(UsageError);
     expect(readdirSync(d)).toEqual([]);
   });
 
@@ -272,6 +283,18 @@ describe('unsafe or inconsistent external data is refused on load', () => {
     expect(err).toBeInstanceOf(ModelFormatError);
     expect(err.message).toMatch(/external data length 1024 does not match 4 float32 \(16 bytes\)/);
   });
+
+  it('a FIFO named as the data file is refused without blocking on it', () => {
+    const d = folder();
+    try {
+      execFileSync('mkfifo', [join(d, 'w.bin')]);
+    } catch {
+      return; // no mkfifo on this system
+    }
+    const err = loadError(writeExternalModel(d, 'w.bin'));
+    expect(err).toBeInstanceOf(ExternalDataError);
+    expect(err.message).toMatch(/'w\.bin' is not a regular file/);
+  }, 5000);
 
   it('a symlink that stays inside the folder is fine', () => {
     const d = folder();

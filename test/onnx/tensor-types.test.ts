@@ -19,7 +19,7 @@ import {
 } from '../../src/onnx/data-types.js';
 import { decodeModelProto, loadModel, loadModelFromBytes, modelToBytes, saveModel } from '../../src/onnx/model-io.js';
 import { ModelProtoType, encodePlain, type ModelProto, type TensorProto } from '../../src/onnx/schema.js';
-import { tensorFromProto, tensorToNumbers, tensorToProto, type Tensor } from '../../src/onnx/tensor.js';
+import { makeTensor, tensorFromProto, tensorToNumbers, tensorToProto, type Tensor } from '../../src/onnx/tensor.js';
 import { AttrType, Graph } from '../../src/ir/graph.js';
 import { model } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -276,6 +276,18 @@ describe('tensors whose dims do not match their data', () => {
     expect(() => tensorFromProto(huge({ dims: [2 ** 30, 2 ** 30, 2 ** 30], raw_data: new Uint8Array(4) }), null)).toThrow(/too many/);
     expect(() => tensorFromProto(huge({ dims: [-1], raw_data: new Uint8Array(4) }), null)).toThrow(/invalid dimension -1/);
     expect(() => tensorFromProto(huge({ dims: [2n ** 60n], raw_data: new Uint8Array(4) }), null)).toThrow(ModelFormatError);
+  });
+
+  it('a uint32 tensor whose uint64_data holds a value past 2^53: ModelFormatError, not a TypeError', () => {
+    const proto: TensorProto = { name: 'u', data_type: DataType.UINT32, dims: [2], uint64_data: [1, 2n ** 60n] };
+    expect(() => tensorFromProto(proto, null)).toThrow(ModelFormatError);
+    expect(() => tensorFromProto(proto, null)).toThrow(/uint64_data value 1152921504606846976 is out of range for uint32/);
+  });
+
+  it('makeTensor with more or fewer values than the dims hold: ModelFormatError', () => {
+    expect(() => makeTensor('m', DataType.FLOAT, [2], [1, 2, 3])).toThrow(/makeTensor 'm': 2 needs 2 values, got 3/);
+    expect(() => makeTensor('m', DataType.INT64, [2, 2], [1, 2, 3])).toThrow(ModelFormatError);
+    expect(Array.from(makeTensor('m', DataType.INT64, [2], [-1, 2 ** 40]).data as BigInt64Array)).toEqual([-1n, 2n ** 40n]);
   });
 
   it('inside a model file: refused with ModelFormatError naming the file and the initializer', () => {

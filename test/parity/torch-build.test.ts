@@ -26,40 +26,8 @@ import { readNpy } from '../../src/data/npy.js';
 import type { TypedArray } from '../../src/onnx/data-types.js';
 import { REPO } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { FIXTURES, fixtureDir, trajectory, FIRST_STEPS, FIRST_TOL, ALL_TOL, maxRelError, type Trajectory } from './fixtures.js';
 
-interface Trajectory {
-  input: string;
-  target: string;
-  batch_size: number;
-  steps: number;
-  lr: number;
-  beta1: number;
-  beta2: number;
-  weight_decay: number;
-  /** losses[i]: loss of the forward pass whose gradients drive update i. */
-  losses: number[];
-  final_param_l2: Record<string, number>;
-  initial_param_l2: Record<string, number>;
-  /** model.named_parameters() order. */
-  params: string[];
-  non_param_initializers: string[];
-}
-
-const FIXTURES = ['mlp', 'cnn', 'transformer'] as const;
-const fixtureDir = (name: string): string => join(REPO, 'test/fixtures/torch', name);
-const trajectory = (name: string): Trajectory => JSON.parse(readFileSync(join(fixtureDir(name), 'trajectory.json'), 'utf8')) as Trajectory;
-
-/** Acceptance: the first 5 losses within 1e-4 relative of PyTorch's, all of them within 1e-2. */
-const FIRST_STEPS = 5;
-const FIRST_TOL = 1e-4;
-const ALL_TOL = 1e-2;
-
-/** Largest |got - want| / |want| over the first `n` entries. */
-function maxRelError(got: number[], want: number[], n = want.length): number {
-  let worst = 0;
-  for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.abs(want[i]));
-  return worst;
-}
 
 const NORM_TOL = 1e-2;
 const NOISE_NORM_TOL = 5e-2;
