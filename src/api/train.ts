@@ -11,7 +11,6 @@ import type { Manifest } from '../artifacts/manifest.js';
 import { ArrayDataset, type DatasetPosition } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { readNpy } from '../data/npy.js';
-import type { Batch } from '../runtime/batch.js';
 import { latestCheckpoint } from '../runtime/checkpoint.js';
 import { parseSchedule } from '../runtime/schedule.js';
 import { TrainingSession, type EvalResult, type StepInfo } from '../runtime/training-session.js';
@@ -42,6 +41,8 @@ export interface TrainOptions {
   deviceId?: number;
   threads?: number;
   gradientAccumulation?: number;
+  /** Steps per ONNX run (an ONNX Loop); default 8. Numerics are the same for any value. */
+  stepsPerRun?: number;
   /** Write the trained inference model here at the end. */
   exportPath?: string;
   onStep?: (info: StepInfo & { total: number; elapsed: number }) => void;
@@ -149,6 +150,7 @@ export async function train(dir: string, opts: TrainOptions): Promise<TrainResul
     deviceId: opts.deviceId,
     threads: opts.threads,
     gradientAccumulation: opts.gradientAccumulation,
+    stepsPerRun: opts.stepsPerRun,
   });
   try {
     return await runTraining(session, opts);
@@ -184,7 +186,12 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
   if (opts.resume) {
     const latest = latestCheckpoint(ckptDir);
     if (!latest) throw new UsageError(`--resume: no checkpoint in ${ckptDir}; start without --resume`);
-    const trainer = session.loadCheckpoint(latest) as { position?: DatasetPosition } | undefined;
+    const trainer = session.loadCheckpoint(latest) as { position?: DatasetPosition; batchSize?: number; seed?: number; shuffle?: boolean } | undefined;
+    // The saved position only means the same thing under the same batching: a different batch
+    // size would index past the data, a different seed or shuffle would replay other rows.
+    const describe = (o: { batchSize?: number; seed?: number; shuffle?: boolean }) => `--batch-size ${o.batchSize} ${o.shuffle ? `--seed ${o.seed}` : '--no-shuffle'}`;
+    if (trainer?.position && describe(trainer) !== describe(data))
+      throw new UsageError(`--resume: ${latest} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
     if (trainer?.position) data.position = trainer.position;
     if (opts.hyperparameters) session.hyperparameters = { ...session.hyperparameters, ...opts.hyperparameters };
     if (opts.log) {
@@ -207,16 +214,23 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
       interrupted = true;
       break;
     }
-    const batch: Batch = data.next();
-    last = await session.step(batch);
-    if (!Number.isFinite(last.loss) && manifest.loss && !last.skipped) {
-      checkpoint = session.saveCheckpoint(ckptDir, trainerState());
-      throw new DataError(`the loss became ${last.loss} at step ${last.step}; lower --lr (checkpoint of this state: ${checkpoint})`);
-    }
+    // Up to stepsPerRun steps in one run, never past a checkpoint step or the end, so
+    // checkpoints and logs stay per step as the user asked for them.
+    const done = session.stepCount;
+    let k = Math.min(session.stepsPerRun, total - done);
+    if (every) k = Math.min(k, every - (done % every));
+    const infos = await session.stepStacked(data.nextSteps(k), k);
     const elapsed = (performance.now() - t0) / 1000;
-    if (opts.log) appendFileSync(opts.log, JSON.stringify({ step: last.step, loss: last.loss, lr: last.lr, time: Number(elapsed.toFixed(4)), ...(last.skipped ? { skipped: true } : {}) }) + '\n');
-    opts.onStep?.({ ...last, total, elapsed });
-    if (every && last.step % every === 0 && last.step < total) checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+    for (const info of infos) {
+      last = info;
+      if (!Number.isFinite(info.loss) && manifest.loss && !info.skipped) {
+        checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+        throw new DataError(`the loss became ${info.loss} at step ${info.step}; lower --lr (the newest checkpoint, ${checkpoint}, holds the state after step ${session.stepCount})`);
+      }
+      if (opts.log) appendFileSync(opts.log, JSON.stringify({ step: info.step, loss: info.loss, lr: info.lr, time: Number(elapsed.toFixed(4)), ...(info.skipped ? { skipped: true } : {}) }) + '\n');
+      opts.onStep?.({ ...info, total, elapsed });
+    }
+    if (every && session.stepCount % every === 0 && session.stepCount < total) checkpoint = session.saveCheckpoint(ckptDir, trainerState());
   }
   checkpoint = session.saveCheckpoint(ckptDir, trainerState());
   const seconds = (performance.now() - t0) / 1000;

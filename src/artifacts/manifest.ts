@@ -4,6 +4,8 @@
  *   DIR/manifest.json       this file's Manifest (roles of every input and output)
  *   DIR/step.onnx           the step graph: data + params + momenta + hyperparameters in,
  *                           loss + new params + new momenta out
+ *   DIR/loop.onnx           K steps in one ONNX Loop: data stacked [K, ...], lion.lr [K]
+ *                           (passes/loop-steps.ts); same state inputs and outputs
  *   DIR/eval.onnx           (build) forward + loss, no update
  *   DIR/inference.onnx      the model export writes trained weights into (build: the original
  *                           inference model; rewrite: the training graph as given)
@@ -49,7 +51,7 @@ export interface Manifest {
   version: typeof MANIFEST_VERSION;
   createdBy: string;
   optimizer: { name: 'lion'; beta1: number; beta2: number; weightDecay: number; noDecay?: string; frozen?: string; nonFinite?: 'skip' | 'error' | 'propagate' };
-  graphs: { step: string; eval?: string; inference?: string; grad?: string; apply?: string };
+  graphs: { step: string; loop?: string; eval?: string; inference?: string; grad?: string; apply?: string };
   state: string;
   parameters: ParameterEntry[];
   inputs: IoEntry<InputRole>[];
@@ -72,7 +74,7 @@ export function validateManifest(m: unknown, source: string): Manifest {
   const g = o.graphs as Record<string, unknown> | undefined;
   if (!g || !isStr(g.step)) throw bad('graphs.step missing');
   if (!isStr(o.state)) throw bad('state missing');
-  for (const f of [g.step, g.eval, g.inference, g.grad, g.apply, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
+  for (const f of [g.step, g.loop, g.eval, g.inference, g.grad, g.apply, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
   const opt = o.optimizer as Record<string, unknown> | undefined;
   if (!opt || opt.name !== 'lion' || ![opt.beta1, opt.beta2, opt.weightDecay].every((x) => typeof x === 'number' && Number.isFinite(x))) throw bad('optimizer missing or not numeric');
   for (const k of ['parameters', 'inputs', 'outputs', 'dataInputs'] as const) if (!Array.isArray(o[k])) throw bad(`${k} is not a list`);

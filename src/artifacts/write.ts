@@ -10,6 +10,7 @@ import { DataType } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { Model } from '../ir/graph.js';
 import type { StepProgram } from '../passes/insert-lion.js';
+import { loopSteps } from '../passes/loop-steps.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
 import { encodeSafetensors } from './safetensors.js';
 import { commitTemps, fsyncDir, writeTemp } from '../util/atomic-write.js';
@@ -49,7 +50,7 @@ export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions)
     version: MANIFEST_VERSION,
     createdBy: `lion-onnx ${VERSION} ${opts.command}`,
     optimizer: { name: 'lion', beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay, nonFinite: program.nonFinite },
-    graphs: { step: 'step.onnx' },
+    graphs: { step: 'step.onnx', loop: 'loop.onnx' },
     state: 'state.safetensors',
     parameters: program.parameters,
     inputs: program.inputs,
@@ -82,6 +83,7 @@ export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArt
   try {
     const manifest = buildManifest(program, opts);
     saveModel(program.model, join(tmp, manifest.graphs.step));
+    saveModel(loopSteps(program), join(tmp, manifest.graphs.loop!));
     if (opts.evalModel) saveModel(opts.evalModel, join(tmp, 'eval.onnx'));
     if (opts.inferenceModel) saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
     if (opts.gradModel) saveModel(opts.gradModel, join(tmp, 'grad.onnx'));

@@ -31,6 +31,7 @@ interface Args {
   deviceId: number;
   threads?: number;
   gradAccum: number;
+  stepsPerRun: number;
   export?: string;
   loss?: 'cross-entropy' | 'mse' | 'bce';
   out?: string;
@@ -76,6 +77,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
       .option('device-id', { type: 'number', default: 0, describe: 'CUDA device' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: one per core)' })
+      .option('steps-per-run', { type: 'number', default: 8, describe: 'steps per onnxruntime run, inside an ONNX Loop (same numbers, less copying)' })
       .option('grad-accum', { type: 'number', default: 1, describe: 'split each batch into N micro-batches and accumulate gradients' })
       .option('export', { type: 'string', describe: 'write the trained inference model to this .onnx file at the end' })
       .option('loss', { choices: ['cross-entropy', 'mse', 'bce'] as const, describe: 'with an .onnx target: the loss to build with' })
@@ -135,6 +137,7 @@ export const trainCommand: CommandModule<object, Args> = {
         deviceId: a.deviceId,
         threads: a.threads,
         gradientAccumulation: a.gradAccum,
+        stepsPerRun: a.stepsPerRun,
         exportPath: a.export,
         onStart: (i) => {
           started = true;

@@ -85,30 +85,44 @@ export class ArrayDataset {
 
   /** The next batch; wraps into the next epoch. */
   next(): Batch {
-    const { epoch, batch } = this.position;
-    const order = this.orderFor(epoch);
-    const start = batch * this.batchSize;
+    return this.nextSteps(1, false);
+  }
+
+  /**
+   * The next `k` batches stacked on a new leading axis ([k, batch, ...] per array), for
+   * TrainingSession.stepStacked. The buffers are reused by the next call.
+   */
+  nextSteps(k: number, stacked = true): Batch {
     const out: Batch = {};
+    const plan: { order: Uint32Array | null; start: number }[] = [];
+    for (let s = 0; s < k; s++) {
+      const { epoch, batch } = this.position;
+      plan.push({ order: this.orderFor(epoch), start: batch * this.batchSize });
+      this.position = batch + 1 >= this.batchesPerEpoch ? { epoch: epoch + 1, batch: 0 } : { epoch, batch: batch + 1 };
+    }
     for (const [name, t] of this.arrays) {
       const row = t.dims.slice(1).reduce((a, b) => a * b, 1);
       const data = t.data as TypedArray;
-      const dims = [this.batchSize, ...t.dims.slice(1)];
-      if (!order) {
-        out[name] = { data: data.subarray(start * row, (start + this.batchSize) * row), dims };
+      const dims = stacked ? [k, this.batchSize, ...t.dims.slice(1)] : [this.batchSize, ...t.dims.slice(1)];
+      if (k === 1 && !plan[0].order) {
+        // Unshuffled single batch: a view, no copy.
+        out[name] = { data: data.subarray(plan[0].start * row, (plan[0].start + this.batchSize) * row), dims };
         continue;
       }
-      let buf = this.buffers.get(name);
+      const key = `${name}/${k}`;
+      let buf = this.buffers.get(key);
       if (!buf) {
-        buf = new (data.constructor as new (n: number) => TypedArray)(this.batchSize * row);
-        this.buffers.set(name, buf);
+        buf = new (data.constructor as new (n: number) => TypedArray)(k * this.batchSize * row);
+        this.buffers.set(key, buf);
       }
-      for (let i = 0; i < this.batchSize; i++) {
-        const src = order[start + i] * row;
-        (buf as Float32Array).set((data as Float32Array).subarray(src, src + row), i * row);
-      }
+      plan.forEach(({ order, start }, s) => {
+        for (let i = 0; i < this.batchSize; i++) {
+          const src = (order ? order[start + i] : start + i) * row;
+          (buf as Float32Array).set((data as Float32Array).subarray(src, src + row), (s * this.batchSize + i) * row);
+        }
+      });
       out[name] = { data: buf, dims };
     }
-    this.position = batch + 1 >= this.batchesPerEpoch ? { epoch: epoch + 1, batch: 0 } : { epoch, batch: batch + 1 };
     return out;
   }
 

@@ -4,7 +4,7 @@
  * refused (ONNX's own loader had CVEs of exactly this class). Offsets and lengths are checked
  * against the file's size before anything is allocated.
  */
-import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { ExternalDataError } from '../errors.js';
 import type { ExternalReader, ExternalRef } from './tensor.js';
@@ -45,6 +45,8 @@ export function externalReader(modelDir: string): { read: ExternalReader; close:
       const rel = relative(realDir, real);
       if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel))
         throw new ExternalDataError(`${where}: '${ref.location}' resolves through a symlink to ${real}, outside the model's folder; copy the file in instead`);
+      // Checked before opening too: opening a FIFO for reading would block until a writer comes.
+      if (!statSync(real).isFile()) throw new ExternalDataError(`${where}: '${ref.location}' is not a regular file`);
       const fd = openSync(real, 'r');
       const st = fstatSync(fd);
       if (!st.isFile()) {

@@ -31,6 +31,8 @@ export interface TrainingSessionOptions extends ExecutionOptions {
   hyperparameters?: Partial<LionHyperparameters>;
   /** Split each step's batch into this many micro-batches and accumulate their gradients. */
   gradientAccumulation?: number;
+  /** Steps per ONNX run for stepMany/train (an ONNX Loop keeps the state in ORT). Default 8. */
+  stepsPerRun?: number;
 }
 
 export interface StepInfo {
@@ -56,6 +58,7 @@ export class TrainingSession {
   schedule: Schedule;
   hyperparameters: LionHyperparameters;
   gradientAccumulation: number;
+  stepsPerRun: number;
   private stepsDone = 0;
   /** Steps whose update was skipped for non-finite gradients. */
   skippedSteps = 0;
@@ -64,6 +67,7 @@ export class TrainingSession {
   private evalSession: ort.InferenceSession | null = null;
   private gradSession: ort.InferenceSession | null = null;
   private applySession: ort.InferenceSession | null = null;
+  private loopSession: ort.InferenceSession | null = null;
   /** Parameters and momenta by their step-graph input names. */
   private readonly state = new Map<string, ort.Tensor>();
   /** Gradient accumulation: running row-weighted sums, and rows so far. */
@@ -83,6 +87,8 @@ export class TrainingSession {
     if (!(this.baseLr >= 0) || !Number.isFinite(this.baseLr)) throw new UsageError(`--lr must be a finite number >= 0, got ${opts.lr}`);
     this.schedule = opts.schedule ?? { kind: 'constant' };
     this.gradientAccumulation = opts.gradientAccumulation ?? 1;
+    this.stepsPerRun = opts.stepsPerRun ?? 8;
+    if (!Number.isInteger(this.stepsPerRun) || this.stepsPerRun < 1) throw new UsageError(`steps per run must be a whole number >= 1, got ${opts.stepsPerRun}`);
     if (!Number.isInteger(this.gradientAccumulation) || this.gradientAccumulation < 1)
       throw new UsageError(`gradient accumulation must be a whole number >= 1, got ${opts.gradientAccumulation}`);
     this.setState(state, artifacts.path(this.manifest.state));
@@ -145,8 +151,14 @@ export class TrainingSession {
 
   /** Takes the updated state; returns whether the update was skipped (non-finite gradients). */
   private takeState(out: ort.InferenceSession.ReturnType): boolean {
+    return this.takeStates(out, 1)[0];
+  }
+
+  /** Takes the state after `k` steps (one run of the step or loop graph); per-step skip flags. */
+  private takeStates(out: ort.InferenceSession.ReturnType, k: number): boolean[] {
     const flag = this.manifest.outputs.find((o) => o.role === 'nonfinite');
-    const skipped = flag ? Boolean((out[flag.name].data as Uint8Array)[0]) : false;
+    const flags = flag ? Array.from(out[flag.name].data as Uint8Array, Boolean) : new Array<boolean>(k).fill(false);
+    const skipped = flags.some(Boolean);
     if (skipped && this.manifest.optimizer.nonFinite === 'error')
       throw new DataError(`a gradient holds NaN or Inf at step ${this.stepsDone + 1}; the parameters were left unchanged (built with --nonfinite error; lower the learning rate or check the data)`);
     for (const p of this.manifest.parameters) {
@@ -157,8 +169,8 @@ export class TrainingSession {
       this.state.set(p.name, np);
       this.state.set(p.momentum!, out[p.momentumOut!]);
     }
-    if (skipped) this.skippedSteps++;
-    return skipped;
+    this.skippedSteps += flags.filter(Boolean).length;
+    return flags;
   }
 
   private lossOf(out: ort.InferenceSession.ReturnType): number {
@@ -187,6 +199,66 @@ export class TrainingSession {
     const skipped = this.takeState(out);
     this.stepsDone++;
     return { step: this.stepsDone, loss: this.lossOf(out), lr, ...(skipped ? { skipped } : {}) };
+  }
+
+  /**
+   * Runs `k` steps in one ONNX Loop (loop.onnx): `stacked` holds k batches stacked on a new
+   * leading axis ([k, batch, ...] per data input). Numerically identical to k calls of step(),
+   * but parameters and momenta cross into JS once instead of k times. Falls back to single
+   * steps where the loop does not apply (gradient accumulation, --nonfinite error).
+   */
+  async stepStacked(stacked: Batch, k: number): Promise<StepInfo[]> {
+    this.checkOpen();
+    if (!Number.isInteger(k) || k < 1) throw new UsageError(`steps per run must be a whole number >= 1, got ${k}`);
+    const feeds = this.checkStacked(stacked, k);
+    if (k === 1 || !this.loopApplies()) {
+      const infos: StepInfo[] = [];
+      for (let i = 0; i < k; i++) infos.push(await this.step(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, unstack(t, i)]))));
+      return infos;
+    }
+    this.loopSession ??= await createSession(this.artifacts.path(this.manifest.graphs.loop!), this.exec);
+    const lrs = new Float64Array(k);
+    for (let i = 0; i < k; i++) lrs[i] = learningRate(this.schedule, this.baseLr, this.stepsDone + i);
+    const hyper = this.hyperFeeds(0);
+    hyper[this.manifest.hyperparameterInputs.lr] = new ort.Tensor('float64', lrs, [k]);
+    const out = await this.loopSession.run({ ...feeds, ...this.stateFeeds(), ...hyper });
+    const flags = this.takeStates(out, k);
+    const lossName = this.manifest.loss?.name;
+    const losses = lossName ? (out[lossName].data as TypedArray) : null;
+    const infos: StepInfo[] = [];
+    for (let i = 0; i < k; i++) {
+      this.stepsDone++;
+      infos.push({ step: this.stepsDone, loss: losses ? Number(losses[i]) : Number.NaN, lr: lrs[i], ...(flags[i] ? { skipped: true } : {}) });
+    }
+    return infos;
+  }
+
+  /** Runs one step per batch, `stepsPerRun` of them per ONNX run; see stepStacked. */
+  async stepMany(batches: Batch[]): Promise<StepInfo[]> {
+    const infos: StepInfo[] = [];
+    for (let start = 0; start < batches.length; start += this.stepsPerRun) {
+      const chunk = batches.slice(start, start + this.stepsPerRun);
+      infos.push(...(await this.stepStacked(stackBatches(chunk.map((b) => this.checkBatch(b))), chunk.length)));
+    }
+    return infos;
+  }
+
+  private loopApplies(): boolean {
+    return !!this.manifest.graphs.loop && this.gradientAccumulation === 1 && this.manifest.optimizer.nonFinite !== 'error';
+  }
+
+  /** Checks stacked feeds: leading axis k, and each step's slice as checkBatch would. */
+  private checkStacked(stacked: Batch, k: number): Record<string, ort.Tensor> {
+    const out: Record<string, ort.Tensor> = {};
+    const first: Batch = {};
+    for (const [name, t] of Object.entries(stacked)) {
+      const tensor = t instanceof ort.Tensor ? t : new ort.Tensor(tensorTypeOf(t.data as TypedArray), t.data as Float32Array, [...t.dims]);
+      if (tensor.dims[0] !== k) throw new DataError(`stacked data input '${name}' must have ${k} steps on its first axis, got shape [${tensor.dims.join(', ')}]`);
+      out[name] = tensor;
+      first[name] = unstack(tensor, 0);
+    }
+    this.checkBatch(first);
+    return out;
   }
 
   /**
@@ -353,8 +425,34 @@ export class TrainingSession {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const s of [this.stepSession, this.evalSession, this.gradSession, this.applySession]) await s?.release();
+    for (const s of [this.stepSession, this.loopSession, this.evalSession, this.gradSession, this.applySession]) await s?.release();
   }
+}
+
+function tensorTypeOf(a: TypedArray): 'float32' {
+  const name = a instanceof Float64Array ? 'float64' : a instanceof BigInt64Array ? 'int64' : a instanceof Int32Array ? 'int32' : a instanceof Uint8Array ? 'uint8' : a instanceof Int8Array ? 'int8' : 'float32';
+  return name as 'float32';
+}
+
+/** Step i of a stacked tensor (a view). */
+function unstack(t: ort.Tensor, i: number): ort.Tensor {
+  const per = t.dims.slice(1).reduce((a, b) => a * b, 1);
+  return new ort.Tensor(t.type as 'float32', (t.data as Float32Array).subarray(i * per, (i + 1) * per), t.dims.slice(1));
+}
+
+/** Copies batches (same shapes) into one stacked tensor per input. */
+function stackBatches(feeds: Record<string, ort.Tensor>[]): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const name of Object.keys(feeds[0])) {
+    const parts = feeds.map((f) => f[name]);
+    const first = parts[0];
+    if (parts.some((p) => p.dims.join() !== first.dims.join())) throw new DataError(`batches stacked into one run must have equal shapes; '${name}' differs`);
+    const per = (first.data as TypedArray).length;
+    const data = new (first.data.constructor as new (n: number) => TypedArray)(per * parts.length);
+    parts.forEach((p, i) => (data as Float32Array).set(p.data as Float32Array, i * per));
+    out[name] = new ort.Tensor(first.type as 'float32', data as Float32Array, [parts.length, ...first.dims]);
+  }
+  return out;
 }
 
 /** The artifacts' inference model with `weights` written into its initializers. */

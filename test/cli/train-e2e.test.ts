@@ -178,7 +178,8 @@ describe('lion-onnx build → train → export', () => {
 
   it('an .onnx target with --loss builds runs/<name>; --resume continues in it instead of rebuilding it', { timeout: 60_000 }, () => {
     const dir = join(root, 'onnx-target');
-    const args = ['train', join(FIX, 'model.onnx'), '--loss', 'cross-entropy', '--out', dir, ...trainArgs];
+    const base = ['train', join(FIX, 'model.onnx'), '--loss', 'cross-entropy', '--out', dir, ...data, '--lr', '1e-3'];
+    const args = [...base, '--batch-size', '8', '--seed', '7'];
     const first = runCli([...args, '--steps', '20', '--log', join(root, 'C.jsonl')], { cwd: root });
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toContain(`built ${dir}`);
@@ -187,6 +188,21 @@ describe('lion-onnx build → train → export', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('trained 40 steps');
     expect(readLog(join(root, 'C.jsonl')).map((l) => l.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000020.json', 'checkpoint-0000040.json']);
+
+    // Resuming under other batching would continue with other rows (or index past the data):
+    // refused before the log or the checkpoints are touched.
+    const logBefore = readFileSync(join(root, 'C.jsonl'), 'utf8');
+    for (const [flags, now] of [
+      [['--batch-size', '16', '--seed', '7'], '--batch-size 16 --seed 7'],
+      [['--batch-size', '8', '--seed', '8'], '--batch-size 8 --seed 8'],
+      [['--batch-size', '8', '--seed', '7', '--no-shuffle'], '--batch-size 8 --no-shuffle'],
+    ] as const) {
+      const r = runCli([...base, ...flags, '--steps', '60', '--log', join(root, 'C.jsonl'), '--resume'], { cwd: root });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: --resume: .*checkpoint-0000040\\.json was trained with --batch-size 8 --seed 7, this run has ${now};`))]);
+    }
+    expect(readFileSync(join(root, 'C.jsonl'), 'utf8')).toBe(logBefore);
     expect(readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000020.json', 'checkpoint-0000040.json']);
   });
 });

@@ -1,0 +1,129 @@
+/**
+ * loop-steps: step graph -> a graph that runs K steps in one ONNX Loop.
+ *
+ * Why: onnxruntime-node copies every output of a run into freshly allocated memory (and with
+ * CUDA, every input and output crosses the bus), so one step per run spends most of its time
+ * moving parameters and momenta. Inside a Loop they stay in ORT for K steps.
+ *
+ * Requires: a step program from insert-lion. Ensures: a model with the same input names, where
+ * each data input has a new leading axis of length K (the batches stacked) and `lion.lr` is a
+ * [K] vector (one learning rate per step); K is read from the length of `lion.lr`, so one graph
+ * serves any K. Parameters and momenta are loop-carried; the outputs keep their names: the
+ * final `<p>.out` and `<p>.lion_m.out`, and the per-step loss and non-finite flag as [K] scan
+ * outputs. The body is the step graph itself with every name it defines suffixed, because a
+ * subgraph may not redefine a name of its enclosing graph.
+ */
+import { DataType } from '../onnx/data-types.js';
+import { GraphBuilder } from '../ir/builder.js';
+import { cloneGraph } from '../ir/clone.js';
+import { allGraphs, Graph, type Model } from '../ir/graph.js';
+import { makeAttribute } from '../ir/attributes.js';
+import { elemTypeOf, shapeOf, tensorType } from '../ir/value-type.js';
+import { HYPER_INPUTS } from '../optim/hyperparameters.js';
+import type { StepProgram } from './insert-lion.js';
+
+const SUFFIX = '/loop';
+
+/** Renames every name `names` maps, in node inputs/outputs, graph I/O, value_info, initializers. */
+function renameAll(g: Graph, map: Map<string, string>): void {
+  const r = (n: string) => map.get(n) ?? n;
+  for (const sg of allGraphs(g)) {
+    for (const v of [...sg.inputs, ...sg.outputs, ...sg.valueInfo]) v.name = r(v.name);
+    for (const t of sg.initializers) t.name = r(t.name);
+    for (const n of sg.nodes) {
+      n.inputs = n.inputs.map((x) => (x ? r(x) : x));
+      n.outputs = n.outputs.map((x) => (x ? r(x) : x));
+      if (n.name) n.name = r(n.name);
+    }
+  }
+}
+
+export function loopSteps(step: StepProgram): Model {
+  const src = step.model;
+  const body = cloneGraph(src.graph);
+  body.name = 'lion_step';
+  // Hyperparameters other than lr are the same for all K steps: the body reads the outer ones.
+  // So are frozen parameters, which are inputs but not updated.
+  const shared = new Set<string>([HYPER_INPUTS.beta1, HYPER_INPUTS.beta2, HYPER_INPUTS.weightDecay, ...step.parameters.filter((p) => !p.output).map((p) => p.name)]);
+  const defined = new Set<string>();
+  for (const sg of allGraphs(body)) {
+    for (const v of sg.inputs) defined.add(v.name);
+    for (const t of sg.initializers) defined.add(t.name);
+    for (const n of sg.nodes) {
+      for (const o of n.outputs) if (o) defined.add(o);
+      if (n.name) defined.add(n.name);
+    }
+  }
+  const rename = new Map([...defined].filter((n) => !shared.has(n)).map((n) => [n, n + SUFFIX]));
+  renameAll(body, rename);
+  const inner = (n: string) => rename.get(n) ?? n;
+
+  const outer = new Graph();
+  outer.name = `${src.graph.name ?? 'step'}_loop`;
+  const ob = new GraphBuilder(outer, { scope: 'loop/' });
+  // Reserve every name the body uses so outer helper names cannot collide with them.
+  for (const n of [...defined, ...rename.values()]) ob.claim(n, 'the loop body');
+
+  const stepInputs = new Map(src.graph.inputs.map((i) => [i.name, i]));
+  const trained = step.parameters.filter((p) => p.output);
+  const carried = [...trained.map((p) => p.name), ...trained.map((p) => p.momentum!)];
+  const carriedOut = [...trained.map((p) => p.output!), ...trained.map((p) => p.momentumOut!)];
+
+  // Outer inputs: the step graph's, with data stacked on a new axis and lr a vector.
+  for (const i of src.graph.inputs) {
+    if (step.dataInputs.includes(i.name)) {
+      const shape = shapeOf(i.type);
+      outer.inputs.push({ name: i.name, type: tensorType(elemTypeOf(i.type) ?? 0, shape ? ['steps', ...shape] : undefined) });
+    } else if (i.name === HYPER_INPUTS.lr) outer.inputs.push({ name: i.name, type: tensorType(DataType.DOUBLE, ['steps']) });
+    else outer.inputs.push({ ...i });
+  }
+
+  // Body signature: (iteration, condition, carried...) -> (condition, carried..., scans...).
+  const iter = ob.fresh('loop.iteration');
+  const condIn = ob.fresh('loop.cond_in');
+  const condOut = ob.fresh('loop.cond_out');
+  body.inputs = [
+    { name: iter, type: tensorType(DataType.INT64, []) },
+    { name: condIn, type: tensorType(DataType.BOOL, []) },
+    ...carried.map((n) => ({ ...stepInputs.get(n)!, name: inner(n) })),
+  ];
+  const bb = new GraphBuilder(body, { scope: 'loop/', used: new Set([...defined, ...rename.values(), iter, condIn, condOut]) });
+  const prelude: typeof body.nodes = [];
+  const bodyNodes = body.nodes;
+  body.nodes = prelude;
+  for (const d of step.dataInputs) bb.add('Gather', [d, iter], { axis: 0 }, { exact: [inner(d)] });
+  bb.add('Gather', [HYPER_INPUTS.lr, iter], { axis: 0 }, { exact: [inner(HYPER_INPUTS.lr)] });
+  bb.add('Identity', [condIn], {}, { exact: [condOut] });
+  body.nodes = [...prelude, ...bodyNodes];
+
+  const scans = src.graph.outputs.filter((o) => !carriedOut.includes(o.name));
+  const bodyOut = new Map(body.outputs.map((o) => [o.name, o]));
+  body.outputs = [
+    { name: condOut, type: tensorType(DataType.BOOL, []) },
+    ...carriedOut.map((n) => bodyOut.get(inner(n))!),
+    ...scans.map((o) => bodyOut.get(inner(o.name))!),
+  ];
+
+  const M = ob.op('Gather', [ob.op('Shape', [HYPER_INPUTS.lr]), ob.int64s('loop.zero', [0])], { axis: 0 }, 'loop.trip_count_1d');
+  const trip = ob.op('Squeeze', [M, ob.int64s('loop.axes0', [0])], {}, 'loop.trip_count');
+  outer.nodes.push({
+    opType: 'Loop',
+    inputs: [trip, '', ...carried],
+    outputs: [...carriedOut, ...scans.map((o) => o.name)],
+    attributes: [makeAttribute('body', body)],
+    name: ob.fresh('lion_loop'),
+  });
+  outer.outputs = [
+    ...carriedOut.map((n) => src.graph.outputs.find((o) => o.name === n)!),
+    ...scans.map((o) => {
+      const shape = shapeOf(o.type);
+      return { name: o.name, type: tensorType(elemTypeOf(o.type) ?? DataType.FLOAT, shape ? ['steps', ...shape] : undefined) };
+    }),
+  ];
+  const opset = Math.max(...src.opsetImports.filter((o) => !o.domain || o.domain === 'ai.onnx').map((o) => o.version), 13);
+  return {
+    ...src,
+    opsetImports: src.opsetImports.map((o) => (!o.domain || o.domain === 'ai.onnx' ? { ...o, version: opset } : { ...o })),
+    graph: outer,
+  };
+}
