@@ -42,7 +42,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => {
-    process.exitCode = code;
+    // A command may have set its own exit code (train: 130 after Ctrl-C).
+    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = process.exitCode || code;
   },
   (e) => {
     process.exitCode = reportError(e, verbose);

@@ -3,7 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
 import { buildFromFile } from '../api/build.js';
-import { train } from '../api/train.js';
+import { trainInWorker, type WorkerTraining } from '../api/train-in-worker.js';
 import { makeProgress } from './progress.js';
 
 interface Args {
@@ -108,15 +108,19 @@ export const trainCommand: CommandModule<object, Args> = {
     if (a.weightDecay !== undefined) hyper.weightDecay = a.weightDecay;
     const progress = makeProgress();
     let stop = false;
+    let job: WorkerTraining | null = null;
     const onSigint = () => {
       if (stop) process.exit(130);
       stop = true;
+      job?.stop();
       process.stderr.write('\ninterrupted: saving a checkpoint (Ctrl-C again to quit now)\n');
     };
     process.on('SIGINT', onSigint);
     let started = false;
     try {
-      const r = await train(dir, {
+      // Training runs in a worker thread: onnxruntime blocks the thread it runs on, and this
+      // one must keep drawing progress and answering Ctrl-C.
+      job = trainInWorker(dir, {
         data: parsePairs(a.data, '--data'),
         dataset: a.dataset,
         evalData: parsePairs(a.evalData, '--eval-data'),
@@ -139,14 +143,15 @@ export const trainCommand: CommandModule<object, Args> = {
         gradientAccumulation: a.gradAccum,
         stepsPerRun: a.stepsPerRun,
         exportPath: a.export,
+      }, {
         onStart: (i) => {
           started = true;
           if (builtNote) process.stderr.write(builtNote);
           progress.start(i.total, i.startStep);
         },
         onStep: (i) => progress.update(i),
-        shouldStop: () => stop,
       });
+      const r = await job.result;
       progress.stop();
       const lines = [`${r.interrupted ? 'stopped' : 'trained'} ${r.steps} steps in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss.toFixed(4)}`];
       if (r.skippedSteps) lines.push(`skipped ${r.skippedSteps} steps with NaN/Inf gradients (parameters left unchanged on those steps)`);

@@ -15,6 +15,8 @@ import { gradientsAsInputs } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = tempDir();
+/** Each case starts a node process; allow for a loaded machine. */
+const SLOW = { timeout: 60_000 };
 const MLP = join(REPO, 'test/fixtures/torch/mlp/model.onnx');
 
 let n = 0;
@@ -45,7 +47,7 @@ function refuse(args: string[], dir: string, out: string): string {
   return lines[0];
 }
 
-describe('lion-onnx rewrite refuses bad input cleanly', () => {
+describe('lion-onnx rewrite refuses bad input cleanly', SLOW, () => {
   it('a valid training graph is accepted (the baseline the refusals differ from)', () => {
     const { dir, out } = caseDir();
     saveModel(trainingModel(), join(dir, 'train.onnx'));
@@ -155,7 +157,7 @@ describe('lion-onnx rewrite refuses bad input cleanly', () => {
   });
 });
 
-describe('lion-onnx build refuses bad input cleanly', () => {
+describe('lion-onnx build refuses bad input cleanly', SLOW, () => {
   it('a truncated .onnx', () => {
     const { dir, out } = caseDir();
     const bytes = readFileSync(MLP);
@@ -165,7 +167,7 @@ describe('lion-onnx build refuses bad input cleanly', () => {
   });
 });
 
-describe('lion-onnx inspect refuses bad input cleanly', () => {
+describe('lion-onnx inspect refuses bad input cleanly', SLOW, () => {
   it('a truncated .onnx: exit 2, one line, no stack', () => {
     const { dir } = caseDir();
     const bytes = readFileSync(MLP);

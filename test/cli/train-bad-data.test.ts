@@ -71,7 +71,7 @@ function refuse(args: string[]): string {
   return lines[0];
 }
 
-describe('lion-onnx train refuses bad data before writing anything', { timeout: 30_000 }, () => {
+describe('lion-onnx train refuses bad data before writing anything', { timeout: 60_000 }, () => {
   it('a missing data file', () => {
     expect(refuse([art, '--data', `x=${join(npy, 'nope.npy')}`, '--data', `target=${T}`])).toMatch(/nope\.npy.*not found/);
   });

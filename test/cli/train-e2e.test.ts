@@ -176,7 +176,7 @@ describe('lion-onnx build → train → export', () => {
     expect(existsSync(join(root, 'runs'))).toBe(false);
   });
 
-  it('an .onnx target with --loss builds runs/<name>; --resume continues in it instead of rebuilding it', { timeout: 60_000 }, () => {
+  it('an .onnx target with --loss builds runs/<name>; --resume continues in it instead of rebuilding it', { timeout: 120_000 }, () => {
     const dir = join(root, 'onnx-target');
     const base = ['train', join(FIX, 'model.onnx'), '--loss', 'cross-entropy', '--out', dir, ...data, '--lr', '1e-3'];
     const args = [...base, '--batch-size', '8', '--seed', '7'];

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/tmp.js';
 const root = tempDir('lion-onnx-mnist-');
 
 describe('lion-onnx train --dataset mnist', () => {
-  it('trains models/mnist_mlp.onnx for 30 steps and reports held-out accuracy on 2000 digits', { timeout: 60_000 }, () => {
+  it('trains models/mnist_mlp.onnx for 30 steps and reports held-out accuracy on 2000 digits', { timeout: 120_000 }, () => {
     const art = join(root, 'mnist_mlp');
     const b = runCli(['build', join(REPO, 'models/mnist_mlp.onnx'), '--loss', 'cross-entropy', '--out', art]);
     expect(b.code, b.stderr).toBe(0);
