@@ -9,7 +9,7 @@ export { GraphBuilder } from './ir/builder.js';
 export { topoSort, removeDeadNodes } from './ir/topo.js';
 export { buildBackward } from './grad/backward.js';
 export { appendLoss } from './grad/losses.js';
-export { insertLion, findGradientPairs, type InsertLionOptions, type StepProgram } from './passes/insert-lion.js';
+export { insertLion, findGradientPairs, type InsertLionOptions, type StepProgram } from './passes/insert-optimizer.js';
 export { buildTrainingProgram, type BuildOptions, type TrainingProgram } from './passes/build-training.js';
 export { LION_DEFAULTS, type LionHyperparameters } from './optim/hyperparameters.js';
 export { writeArtifacts } from './artifacts/write.js';

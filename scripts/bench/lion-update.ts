@@ -87,7 +87,7 @@ interface Names {
   mOut: string;
 }
 type Emit = (b: GraphBuilder, s: S, n: Names, decay: boolean, outer: OuterExtras) => void;
-/** Outer-graph values some emitters need (the project's own scalars, the guard flag). */
+/** Values some emitters need: the project's own scalars (outer graph), the step's non-finite flag (computed per step). */
 interface OuterExtras {
   srcScalars: ReturnType<typeof emitLionScalars>;
   guard?: string;
@@ -125,6 +125,52 @@ function whereStep(b: GraphBuilder, s: S, p: string, c: string): string {
   return b.op('Where', [gt, s.negLr, b.op('Where', [lt, s.lr, c], {}, `${p}.step_le`)], {}, `${p}.step`);
 }
 
+/**
+ * The non-finite guard as an If on the (scalar) flag: the then branch keeps p and m (Identity),
+ * the else branch is the update. No element-wise select on the normal path.
+ */
+function ifGuarded(inner: Emit): Emit {
+  return (b, s, n, decay, o) => {
+    const t = tensorType(DataType.FLOAT, undefined);
+    const keep = new Graph();
+    keep.name = b.fresh(`${n.p}.keep`);
+    const kb = builder(keep, usedOf(b));
+    const pk = kb.fresh(`${n.p}.kept`), mk = kb.fresh(`${n.m}.kept`);
+    kb.add('Identity', [n.p], {}, { exact: [pk] });
+    kb.add('Identity', [n.m], {}, { exact: [mk] });
+    keep.outputs.push({ name: pk, type: t }, { name: mk, type: t });
+    const upd = new Graph();
+    upd.name = b.fresh(`${n.p}.update`);
+    const ub = builder(upd, usedOf(b));
+    const pu = ub.fresh(`${n.p}.new`), mu = ub.fresh(`${n.m}.new`);
+    inner(ub, s, { ...n, pOut: pu, mOut: mu }, decay, o);
+    upd.outputs.push({ name: pu, type: t }, { name: mu, type: t });
+    b.add('If', [o.guard!], { then_branch: keep, else_branch: upd }, { exact: [n.pOut, n.mOut] });
+  };
+}
+/** The name set a builder shares (the bench creates every builder with an explicit one). */
+const USED = new WeakMap<GraphBuilder, Set<string>>();
+function builder(g: Graph, used: Set<string>, scope = ''): GraphBuilder {
+  const b = new GraphBuilder(g, { used, scope });
+  USED.set(b, used);
+  return b;
+}
+function usedOf(b: GraphBuilder): Set<string> {
+  return USED.get(b)!;
+}
+
+const emitSign: Emit = (b, s, n, decay) => {
+  const c = cOf(b, s, n);
+  finishP(b, s, n, decay, mul(b, b.op('Sign', [c], {}, `${n.p}.sign`), s.negLr, `${n.p}.step`));
+  momentum(b, s, n);
+};
+const emitClip: Emit = (b, s, n, decay) => {
+  const c = cOf(b, s, n);
+  const scaled = mul(b, mul(b, c, s.negBig, `${n.p}.c_big`), s.big, `${n.p}.c_big2`);
+  finishP(b, s, n, decay, b.op('Clip', [scaled, s.negLr, s.lr], {}, `${n.p}.step`));
+  momentum(b, s, n);
+};
+
 const CANDIDATES: Candidate[] = [
   {
     name: 'sign',
@@ -132,11 +178,7 @@ const CANDIDATES: Candidate[] = [
     what: 'original: c = Mul,Mul,Add; Mul(Sign(c), −lr); Add(Mul(p, 1−lr·wd), step); m\' = Mul,Mul,Add',
     nan: "sign(NaN) = NaN: p' = NaN",
     baseline: true,
-    emit: (b, s, n, decay) => {
-      const c = cOf(b, s, n);
-      finishP(b, s, n, decay, mul(b, b.op('Sign', [c], {}, `${n.p}.sign`), s.negLr, `${n.p}.step`));
-      momentum(b, s, n);
-    },
+    emit: emitSign,
   },
   {
     name: 'where',
@@ -179,13 +221,8 @@ const CANDIDATES: Candidate[] = [
     name: 'clip',
     ops: '11 / 0',
     what: 'step = Clip(c·(−2^127)·2^127, −lr, lr): every nonzero |c| ≥ 2^−149 scales to ≥ 2^105 (or ±Inf)',
-    nan: 'see exactness check (Clip of NaN)',
-    emit: (b, s, n, decay) => {
-      const c = cOf(b, s, n);
-      const scaled = mul(b, mul(b, c, s.negBig, `${n.p}.c_big`), s.big, `${n.p}.c_big2`);
-      finishP(b, s, n, decay, b.op('Clip', [scaled, s.negLr, s.lr], {}, `${n.p}.step`));
-      momentum(b, s, n);
-    },
+    nan: "NaN·2^127 = NaN and ORT's Clip passes NaN through: p' = NaN (checked below)",
+    emit: emitClip,
   },
   {
     name: 'div-abs',
@@ -254,6 +291,22 @@ const CANDIDATES: Candidate[] = [
     nan: 'state kept',
     guard: true,
     emit: (b, _s, n, decay, o) => emitLionUpdate(b, o.srcScalars, { param: n.p, grad: n.g, momentum: n.m, paramOut: n.pOut, momentumOut: n.mOut }, decay, o.guard),
+  },
+  {
+    name: 'sign+if-guard',
+    ops: '10 / 0',
+    what: "sign, guarded by If(flag) {Identity(p), Identity(m)} else {update} instead of two Where",
+    nan: 'state kept',
+    guard: true,
+    emit: ifGuarded(emitSign),
+  },
+  {
+    name: 'clip+if-guard',
+    ops: '11 / 0',
+    what: 'clip, guarded by If(flag)',
+    nan: 'state kept',
+    guard: true,
+    emit: ifGuarded(emitClip),
   },
 ];
 
@@ -344,7 +397,7 @@ function loopModel(c: Candidate, count: number, size: number, flat = false): Mod
   const used = new Set<string>();
   const outer = new Graph();
   outer.name = `bench_${c.name}`;
-  const ob = new GraphBuilder(outer, { used, scope: 'o/' });
+  const ob = builder(outer, used, 'o/');
   const vec = (name: string, n = size) => ({ name, type: tensorType(DataType.FLOAT, [n]) });
   const idx = [...Array(count).keys()];
   outer.inputs.push({ name: 'M', type: tensorType(DataType.INT64, []) });
@@ -353,11 +406,13 @@ function loopModel(c: Candidate, count: number, size: number, flat = false): Mod
   for (const n of outer.inputs) used.add(n.name);
   const s = emitScalars(ob);
   const extras: OuterExtras = { srcScalars: emitLionScalars(ob, DataType.FLOAT) };
-  if (c.guard) extras.guard = emitNonFiniteFlag(ob, idx.map((i) => `g_${i}`));
 
   const body = new Graph();
   body.name = 'body';
-  const bb = new GraphBuilder(body, { used, scope: 'b/' });
+  const bb = builder(body, used, 'b/');
+  // The flag reads every gradient, so it is computed per step, in the body (g is the same each
+  // trip here, but a real step's gradients are new).
+  if (c.guard) extras.guard = emitNonFiniteFlag(bb, idx.map((i) => `g_${i}`));
   body.inputs.push({ name: 'b/iter', type: tensorType(DataType.INT64, []) }, { name: 'b/cond', type: tensorType(DataType.BOOL, []) });
   for (const i of idx) body.inputs.push(vec(`b/p_${i}`), vec(`b/m_${i}`));
   for (const v of body.inputs) used.add(v.name);
@@ -405,7 +460,7 @@ function stepModel(c: Candidate): Model {
   const used = new Set<string>();
   const g = new Graph();
   g.name = `step_${c.name}`;
-  const b = new GraphBuilder(g, { used });
+  const b = builder(g, used);
   for (const name of ['p', 'g', 'm']) g.inputs.push({ name, type: tensorType(DataType.FLOAT, ['N']) });
   hyperInputs(g);
   for (const v of g.inputs) used.add(v.name);
@@ -468,87 +523,100 @@ interface Timing {
   layout: string;
   /** Median ms per update (one Loop trip). */
   ms: number;
+  min: number;
   samples: number[];
   trips: number;
 }
 
-async function timeLoop(c: Candidate, count: number, size: number, flat: boolean, data: { p: Float32Array; m: Float32Array; g: Float32Array }, optPath?: string): Promise<Timing> {
-  const model = loopModel(c, count, size, flat);
-  const session = await ort.InferenceSession.create(modelToBytes(model), sessionOptions(optPath));
-  const total = count * size;
-  const trips = total >= 64 * MI ? 4 : total >= 16 * MI ? 8 : 20;
-  const feeds: Record<string, ort.Tensor> = { ...hyperFeeds() };
-  for (let i = 0; i < count; i++) {
-    const sl = (a: Float32Array) => a.subarray(i * size, (i + 1) * size);
-    feeds[`p0_${i}`] = new ort.Tensor('float32', sl(data.p), [size]);
-    feeds[`m0_${i}`] = new ort.Tensor('float32', sl(data.m), [size]);
-    feeds[`g_${i}`] = new ort.Tensor('float32', sl(data.g), [size]);
+const tripsFor = (total: number) => (total >= 64 * MI ? 4 : total >= 16 * MI ? 10 : total >= 2 * MI ? 50 : 100);
+
+/**
+ * A Loop session for one candidate; sample() gives ms per update as (t(M = 1 + K) − t(M = 1)) / K.
+ * The first run (warm-up) grows ORT's arena; later runs reuse it.
+ */
+class LoopRunner {
+  private constructor(
+    readonly c: Candidate,
+    private readonly session: ort.InferenceSession,
+    private readonly feeds: Record<string, ort.Tensor>,
+    readonly trips: number,
+  ) {}
+  static async create(c: Candidate, count: number, size: number, flat: boolean, data: { p: Float32Array; m: Float32Array; g: Float32Array }): Promise<LoopRunner> {
+    const session = await ort.InferenceSession.create(modelToBytes(loopModel(c, count, size, flat)), sessionOptions());
+    const feeds: Record<string, ort.Tensor> = { ...hyperFeeds() };
+    for (let i = 0; i < count; i++) {
+      const sl = (a: Float32Array) => a.subarray(i * size, (i + 1) * size);
+      feeds[`p0_${i}`] = new ort.Tensor('float32', sl(data.p), [size]);
+      feeds[`m0_${i}`] = new ort.Tensor('float32', sl(data.m), [size]);
+      feeds[`g_${i}`] = new ort.Tensor('float32', sl(data.g), [size]);
+    }
+    const r = new LoopRunner(c, session, feeds, tripsFor(count * size));
+    await r.run(2);
+    return r;
   }
-  const run = async (m: number) => {
-    feeds.M = new ort.Tensor('int64', BigInt64Array.from([BigInt(m)]), []);
+  private async run(m: number): Promise<number> {
+    this.feeds.M = new ort.Tensor('int64', BigInt64Array.from([BigInt(m)]), []);
     const t0 = performance.now();
-    const r = await session.run(feeds);
+    const r = await this.session.run(this.feeds);
     const t = performance.now() - t0;
-    if (!Number.isFinite((r.sum.data as Float32Array)[0]) && !c.name.startsWith('op:')) throw new Error(`${c.name}: non-finite result`);
+    if (!Number.isFinite((r.sum.data as Float32Array)[0]) && !this.c.name.startsWith('op:')) throw new Error(`${this.c.name}: non-finite result`);
     return t;
-  };
-  await run(1);
-  await run(1 + trips);
-  const samples: number[] = [];
-  for (let r = 0; r < REPS; r++) {
-    const t1 = await run(1);
-    const tk = await run(1 + trips);
-    samples.push((tk - t1) / trips);
   }
-  await session.release();
-  return { name: c.name, params: total, tensors: count, layout: flat ? 'concat-split' : 'per-tensor', ms: median(samples), samples, trips };
+  async sample(): Promise<number> {
+    const t1 = await this.run(1);
+    const tk = await this.run(1 + this.trips);
+    return (tk - t1) / this.trips;
+  }
+  release(): Promise<void> {
+    return this.session.release();
+  }
 }
 
-/** Median ms of copying `bytes` with TypedArray.set on 1 thread, and split over 2 workers. */
-async function memcpy(bytes: number): Promise<{ oneThread: number; twoThreads: number }> {
-  const src = new SharedArrayBuffer(bytes);
-  const dst = new SharedArrayBuffer(bytes);
-  const s8 = new Uint8Array(src);
-  const d8 = new Uint8Array(dst);
-  s8.fill(1);
-  d8.fill(2);
-  const one: number[] = [];
-  for (let r = 0; r < REPS + 1; r++) {
-    const t0 = performance.now();
-    d8.set(s8);
-    one.push(performance.now() - t0);
+/** Copies of `bytes` with TypedArray.set: on the main thread, and split over 2 worker threads. */
+class Memcpy {
+  private readonly s8: Uint8Array;
+  private readonly d8: Uint8Array;
+  private readonly ctl = new Int32Array(new SharedArrayBuffer(16));
+  private readonly workers: Worker[];
+  constructor(readonly bytes: number) {
+    const src = new SharedArrayBuffer(bytes);
+    const dst = new SharedArrayBuffer(bytes);
+    this.s8 = new Uint8Array(src);
+    this.d8 = new Uint8Array(dst);
+    this.s8.fill(1);
+    this.d8.fill(2);
+    const code = `
+      const { workerData } = require('node:worker_threads');
+      const { src, dst, ctl, lo, hi } = workerData;
+      const s = new Uint8Array(src, lo, hi - lo), d = new Uint8Array(dst, lo, hi - lo);
+      for (let gen = 1; ; gen++) {
+        Atomics.wait(ctl, 0, gen - 1);
+        if (Atomics.load(ctl, 0) < 0) break;
+        d.set(s);
+        Atomics.add(ctl, 1, 1);
+        Atomics.notify(ctl, 1);
+      }`;
+    const half = Math.floor(bytes / 2 / 64) * 64;
+    this.workers = [0, 1].map((id) => new Worker(code, { eval: true, workerData: { src, dst, ctl: this.ctl, lo: id ? half : 0, hi: id ? bytes : half } }));
   }
-  one.shift();
-  // Two workers, each copying half; Atomics for start/done, timed from the main thread.
-  const ctl = new Int32Array(new SharedArrayBuffer(16));
-  const code = `
-    const { workerData } = require('node:worker_threads');
-    const { src, dst, ctl, lo, hi, id } = workerData;
-    const s = new Uint8Array(src, lo, hi - lo), d = new Uint8Array(dst, lo, hi - lo);
-    for (let gen = 1; ; gen++) {
-      Atomics.wait(ctl, 0, gen - 1);
-      if (Atomics.load(ctl, 0) < 0) break;
-      d.set(s);
-      Atomics.add(ctl, 1, 1);
-      Atomics.notify(ctl, 1);
-    }`;
-  const half = Math.floor(bytes / 2 / 64) * 64;
-  const workers = [0, 1].map((id) => new Worker(code, { eval: true, workerData: { src, dst, ctl, lo: id ? half : 0, hi: id ? bytes : half, id } }));
-  await new Promise((r) => setTimeout(r, 200));
-  const two: number[] = [];
-  for (let r = 0; r < REPS + 1; r++) {
-    Atomics.store(ctl, 1, 0);
+  oneThread(): number {
     const t0 = performance.now();
-    Atomics.add(ctl, 0, 1);
-    Atomics.notify(ctl, 0);
-    while (Atomics.load(ctl, 1) < 2) Atomics.wait(ctl, 1, Atomics.load(ctl, 1), 1000);
-    two.push(performance.now() - t0);
+    this.d8.set(this.s8);
+    return performance.now() - t0;
   }
-  two.shift();
-  Atomics.store(ctl, 0, -1);
-  Atomics.notify(ctl, 0);
-  await Promise.all(workers.map((w) => w.terminate()));
-  return { oneThread: median(one), twoThreads: median(two) };
+  twoThreads(): number {
+    Atomics.store(this.ctl, 1, 0);
+    const t0 = performance.now();
+    Atomics.add(this.ctl, 0, 1);
+    Atomics.notify(this.ctl, 0);
+    for (let done; (done = Atomics.load(this.ctl, 1)) < 2; ) Atomics.wait(this.ctl, 1, done, 1000);
+    return performance.now() - t0;
+  }
+  async close(): Promise<void> {
+    Atomics.store(this.ctl, 0, -1);
+    Atomics.notify(this.ctl, 0);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,18 +639,25 @@ interface Exactness {
   maxUlpsVsF64: number;
 }
 
-function craftInputs(): { p: Float32Array; g: Float32Array; m: Float32Array } {
+interface Inputs {
+  p: Float32Array;
+  g: Float32Array;
+  m: Float32Array;
+}
+/** The crafted inputs; the finite ones (near-cancelling c, then random normals) start at `finiteFrom`. */
+function craftInputs(): Inputs & { finiteFrom: number } {
   const p: number[] = [];
   const g: number[] = [];
   const m: number[] = [];
   const ps = [0, -0, 1, -0.75, 2 ** -140, 3e38];
   // All special pairs.
   for (const mv of SPECIALS) for (const gv of SPECIALS) for (const pv of ps) (p.push(pv), g.push(gv), m.push(mv));
+  const finiteFrom = p.length;
   // c close to and exactly 0: m = −(1−β1)/β1 · g, nudged by −3..3 ulps, across magnitudes incl. subnormal.
   const r = randn(20000, 7);
   const k = (1 - HYPER.beta1) / HYPER.beta1;
   for (let i = 0; i < r.length; i++) {
-    const mag = 2 ** (((i * 37) % 300) - 150);
+    const mag = 2 ** (((i * 37) % 270) - 150);
     const gv = Math.fround(r[i] * mag);
     const mv = Math.fround(-k * gv);
     const bits = new Float32Array([mv]);
@@ -593,10 +668,10 @@ function craftInputs(): { p: Float32Array; g: Float32Array; m: Float32Array } {
   // Random normal triples.
   const a = randn(20000, 11), b2 = randn(20000, 13), c = randn(20000, 17, 0.1);
   for (let i = 0; i < a.length; i++) (p.push(a[i]), g.push(b2[i]), m.push(c[i]));
-  return { p: Float32Array.from(p), g: Float32Array.from(g), m: Float32Array.from(m) };
+  return { p: Float32Array.from(p), g: Float32Array.from(g), m: Float32Array.from(m), finiteFrom };
 }
 
-async function runStep(c: Candidate, x: { p: Float32Array; g: Float32Array; m: Float32Array }): Promise<{ p: Float32Array; m: Float32Array }> {
+async function runStep(c: Candidate, x: Inputs): Promise<{ p: Float32Array; m: Float32Array }> {
   const session = await ort.InferenceSession.create(modelToBytes(stepModel(c)), sessionOptions());
   const n = x.p.length;
   const r = await session.run({
@@ -616,13 +691,17 @@ function ulpsApart(actual32: number, expected64: number, scale = expected64): nu
 }
 
 async function exactness(cands: Candidate[]): Promise<Exactness[]> {
-  const x = craftInputs();
-  const ref = await runStep(CANDIDATES[0], x);
-  const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const rp = bits(ref.p), rm = bits(ref.m);
-  const randomFrom = x.p.length - 20000;
+  const all = craftInputs();
   const results: Exactness[] = [];
   for (const c of cands) {
+    // A guarded update skips the whole step when any gradient is non-finite: check it on the
+    // finite inputs (the NaN probe below shows the skip).
+    const from = c.guard ? all.finiteFrom : 0;
+    const x: Inputs = { p: all.p.subarray(from), g: all.g.subarray(from), m: all.m.subarray(from) };
+    const ref = await runStep(CANDIDATES[0], x);
+    const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const rp = bits(ref.p), rm = bits(ref.m);
+    const randomFrom = x.p.length - 20000;
     const o = await runStep(c, x);
     const op = bits(o.p), om = bits(o.m);
     let finiteMismatches = 0, zeroSignOnly = 0, finiteCount = 0, nonFiniteMismatches = 0, maxUlps = 0;
@@ -700,19 +779,37 @@ async function main(): Promise<void> {
   for (const c of [...cands, ...base]) optimized[c.name] = await optimizedBodyOps(c, tmp);
 
   const timings: Timing[] = [];
-  const copies: { params: number; bytes: number; oneThread: number; twoThreads: number }[] = [];
+  const copies: { params: number; bytes: number; oneThread: number; twoThreads: number; samples1: number[]; samples2: number[] }[] = [];
+  /** Candidates take turns, one sample each per round, so a burst of load hits all of them alike. */
+  async function rounds(items: { c: Candidate; count: number; size: number; flat: boolean }[], data: { p: Float32Array; m: Float32Array; g: Float32Array }, copy?: Memcpy): Promise<void> {
+    const samples = items.map(() => [] as number[]);
+    const c1: number[] = [], c2: number[] = [];
+    // Up to 16M values the sessions stay alive between rounds (a few hundred MB of arena each);
+    // above, each sample makes its own session.
+    const keep = items.every((it) => it.count * it.size <= 16 * MI);
+    const runners: (LoopRunner | undefined)[] = items.map(() => undefined);
+    for (let r = 0; r < REPS; r++) {
+      if (copy) (copy.oneThread(), c1.push(copy.oneThread()), copy.twoThreads(), c2.push(copy.twoThreads()));
+      for (const [i, it] of items.entries()) {
+        const runner = runners[i] ?? (await LoopRunner.create(it.c, it.count, it.size, it.flat, data));
+        samples[i].push(await runner.sample());
+        if (!keep) await runner.release();
+        else runners[i] = runner;
+      }
+      log(`  round ${r + 1}/${REPS}: ${items.map((it, i) => `${it.c.name}${it.count > 1 ? `/${it.count}${it.flat ? 'flat' : ''}` : ''} ${samples[i][r].toFixed(1)}`).join(', ')}${copy ? `, memcpy ${c1[r].toFixed(1)}/${c2[r].toFixed(1)}` : ''}`);
+    }
+    for (const r of runners) await r?.release();
+    for (const [i, it] of items.entries())
+      timings.push({ name: it.c.name, params: it.count * it.size, tensors: it.count, layout: it.flat ? 'concat-split' : 'per-tensor', ms: median(samples[i]), min: Math.min(...samples[i]), samples: samples[i], trips: tripsFor(it.count * it.size) });
+    if (copy) copies.push({ params: copy.bytes / 10, bytes: copy.bytes, oneThread: median(c1), twoThreads: median(c2), samples1: c1, samples2: c2 });
+  }
   for (const sizeM of SIZES_M) {
     const n = sizeM * MI;
     log(`${sizeM}M parameters ...`);
     const data = { p: randn(n, 1), m: randn(n, 2, 0.1), g: randn(n, 3) };
-    const cp = await memcpy(10 * n);
-    copies.push({ params: n, bytes: 10 * n, ...cp });
-    log(`  memcpy ${10 * sizeM} MiB: ${cp.oneThread.toFixed(1)} ms (1 thread), ${cp.twoThreads.toFixed(1)} ms (2 threads)`);
-    for (const c of [...base, ...cands, ...(OPS && sizeM === 16 ? pick(OP_PROBES) : [])]) {
-      const t = await timeLoop(c, 1, n, false, data);
-      timings.push(t);
-      log(`  ${c.name.padEnd(26)} ${t.ms.toFixed(2).padStart(8)} ms   [${t.samples.map((x) => x.toFixed(1)).join(' ')}]`);
-    }
+    const copy = new Memcpy(10 * n);
+    await rounds([...base, ...cands, ...(OPS && sizeM === 16 ? pick(OP_PROBES) : [])].map((c) => ({ c, count: 1, size: n, flat: false })), data, copy);
+    await copy.close();
   }
 
   // Many small tensors vs one flat buffer: 200 × 10k and 1 × 2M (same 2M values).
@@ -722,14 +819,16 @@ async function main(): Promise<void> {
     const count = 200, size = 10240;
     const n = count * size;
     const data = { p: randn(n, 1), m: randn(n, 2, 0.1), g: randn(n, 3) };
-    for (const c of [...base, ...cands].filter((c) => ['identity', 'sign', 'where', 'clip'].includes(c.name))) {
-      for (const [cnt, sz, flat] of [[count, size, false], [count, size, true], [1, n, false]] as const) {
-        if (c.name === 'identity' && flat) continue;
-        const t = await timeLoop(c, cnt, sz, flat, data);
-        many.push(t);
-        log(`  ${c.name.padEnd(10)} ${`${cnt}×${sz}`.padEnd(10)} ${t.layout.padEnd(13)} ${t.ms.toFixed(2).padStart(8)} ms`);
-      }
-    }
+    const items = [...base, ...cands]
+      .filter((c) => ['identity', 'sign', 'clip', 'lion.ts', 'lion.ts+guard', 'clip+if-guard'].includes(c.name))
+      .flatMap((c) => [
+        { c, count, size, flat: false },
+        ...(c.name === 'identity' || c.guard ? [] : [{ c, count, size, flat: true }]),
+        { c, count: 1, size: n, flat: false },
+      ]);
+    const before = timings.length;
+    await rounds(items, data);
+    many.push(...timings.splice(before));
   }
 
   // ---- report

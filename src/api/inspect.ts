@@ -4,7 +4,7 @@ import { elementCount } from '../onnx/tensor.js';
 import { loadModel } from '../onnx/model-io.js';
 import { allGraphs, type Model } from '../ir/graph.js';
 import { elemTypeOf, formatShape, shapeOf, type Dim } from '../ir/value-type.js';
-import { findGradientPairs } from '../passes/insert-lion.js';
+import { findGradientPairs } from '../passes/insert-optimizer.js';
 
 export interface ModelReport {
   path?: string;

@@ -4,11 +4,11 @@ import { DataError } from '../errors.js';
 import { loadModel } from '../onnx/model-io.js';
 import { writeArtifacts } from '../artifacts/write.js';
 import type { Manifest } from '../artifacts/manifest.js';
-import { insertLion, type InsertLionOptions } from '../passes/insert-lion.js';
+import { insertOptimizer, type InsertOptimizerOptions } from '../passes/insert-optimizer.js';
 import { applyGraph, gradientGraph } from '../passes/split-update.js';
 import { defaultOpset } from '../ir/graph.js';
 
-export interface RewriteOptions extends InsertLionOptions {
+export interface RewriteOptions extends InsertOptimizerOptions {
   /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
   gradMapFile?: string;
 }
@@ -28,7 +28,7 @@ export function readGradMap(path: string): Record<string, string> {
 export function rewriteTrainingModel(modelPath: string, outDir: string, opts: RewriteOptions = {}): Manifest {
   const gradMap = opts.gradMapFile ? readGradMap(opts.gradMapFile) : opts.gradMap;
   const model = loadModel(modelPath);
-  const program = insertLion(model, { ...opts, gradMap });
+  const program = insertOptimizer(model, { ...opts, gradMap });
   return writeArtifacts(outDir, program, {
     command: 'rewrite',
     groups: opts.groups,

@@ -15,8 +15,8 @@ import { latestCheckpoint } from '../runtime/checkpoint.js';
 import { parseSchedule } from '../runtime/schedule.js';
 import { TrainingSession, type EvalResult, type StepInfo } from '../runtime/training-session.js';
 import type { ExecutionProviderName } from '../runtime/execution-provider.js';
-import type { LionHyperparameters } from '../optim/hyperparameters.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { resolveHyperparameters } from '../optim/optimizer.js';
 
 export interface TrainOptions {
   /** Graph input name -> .npy file. */
@@ -30,7 +30,8 @@ export interface TrainOptions {
   lr: number;
   schedule?: string;
   warmup?: number;
-  hyperparameters?: Partial<LionHyperparameters>;
+  /** Overrides of the artifacts' hyperparameters (beta1, beta2, weightDecay, eps, momentum). */
+  hyperparameters?: Record<string, number | undefined>;
   shuffle?: boolean;
   seed?: number;
   log?: string;
@@ -193,7 +194,7 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     if (trainer?.position && describe(trainer) !== describe(data))
       throw new UsageError(`--resume: ${latest} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
     if (trainer?.position) data.position = trainer.position;
-    if (opts.hyperparameters) session.hyperparameters = { ...session.hyperparameters, ...opts.hyperparameters };
+    if (opts.hyperparameters) session.hyperparameters = resolveHyperparameters(session.optimizer, { ...session.hyperparameters, ...Object.fromEntries(Object.entries(opts.hyperparameters).filter(([, v]) => v !== undefined)) });
     if (opts.log) {
       mkdirSync(dirname(opts.log), { recursive: true });
       truncateLog(opts.log, session.stepCount);

@@ -27,15 +27,14 @@ export interface ParameterEntry {
   group: ParamGroup;
   /** Gradient value name in the training graph. */
   grad: string;
-  /** Momentum input / output names (absent for frozen parameters). */
-  momentum?: string;
-  momentumOut?: string;
+  /** Optimizer state, one entry per slot (Lion: the momentum `<p>.lion_m`); absent when frozen. */
+  state?: { name: string; output: string }[];
   /** Updated-parameter output name (absent for frozen parameters). */
   output?: string;
 }
 
-export type InputRole = 'data' | 'param' | 'momentum' | 'hyperparameter';
-export type OutputRole = 'loss' | 'param' | 'momentum' | 'output' | 'nonfinite';
+export type InputRole = 'data' | 'param' | 'state' | 'hyperparameter';
+export type OutputRole = 'loss' | 'param' | 'state' | 'output' | 'nonfinite';
 
 export interface IoEntry<R> {
   name: string;
@@ -50,7 +49,14 @@ export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
   createdBy: string;
-  optimizer: { name: 'lion'; beta1: number; beta2: number; weightDecay: number; noDecay?: string; frozen?: string; nonFinite?: 'skip' | 'error' | 'propagate' };
+  optimizer: {
+    name: 'lion' | 'adamw' | 'sgd';
+    /** Defaults by key (beta1, beta2, weightDecay; eps for AdamW; momentum for SGD). */
+    hyperparameters: Record<string, number>;
+    noDecay?: string;
+    frozen?: string;
+    nonFinite?: 'skip' | 'error' | 'propagate';
+  };
   graphs: { step: string; loop?: string; eval?: string; inference?: string; grad?: string; apply?: string };
   state: string;
   parameters: ParameterEntry[];
@@ -60,7 +66,10 @@ export interface Manifest {
   dataInputs: string[];
   /** Loss output name, when the graph has one, and how it was built. */
   loss?: { name: string; kind?: string; modelOutput?: string; target?: string; classes?: number };
-  hyperparameterInputs: { lr: string; beta1: string; beta2: string; weightDecay: string };
+  /** Hyperparameter key -> float64 scalar input of the step graph (lr always present). */
+  hyperparameterInputs: Record<string, string>;
+  /** Keys computed by the runtime each step (lr; step for AdamW): [K] vectors in loop.onnx. */
+  perStep: string[];
 }
 
 /** Checks a parsed manifest's structure, so a broken file fails with one clear line. */
@@ -76,7 +85,9 @@ export function validateManifest(m: unknown, source: string): Manifest {
   if (!isStr(o.state)) throw bad('state missing');
   for (const f of [g.step, g.loop, g.eval, g.inference, g.grad, g.apply, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
   const opt = o.optimizer as Record<string, unknown> | undefined;
-  if (!opt || opt.name !== 'lion' || ![opt.beta1, opt.beta2, opt.weightDecay].every((x) => typeof x === 'number' && Number.isFinite(x))) throw bad('optimizer missing or not numeric');
+  const hp = opt?.hyperparameters as Record<string, unknown> | undefined;
+  if (!opt || !['lion', 'adamw', 'sgd'].includes(opt.name as string) || typeof hp !== 'object' || hp === null || !Object.values(hp).every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw bad('optimizer missing or not numeric');
   for (const k of ['parameters', 'inputs', 'outputs', 'dataInputs'] as const) if (!Array.isArray(o[k])) throw bad(`${k} is not a list`);
   for (const p of o.parameters as Record<string, unknown>[]) {
     if (typeof p !== 'object' || p === null || !isStr(p.name) || !Array.isArray(p.shape) || !['decay', 'no_decay', 'frozen'].includes(p.group as string))
@@ -85,6 +96,10 @@ export function validateManifest(m: unknown, source: string): Manifest {
   for (const io of [...(o.inputs as Record<string, unknown>[]), ...(o.outputs as Record<string, unknown>[])])
     if (typeof io !== 'object' || io === null || !isStr(io.name) || !isStr(io.role)) throw bad('an input/output entry lacks name or role');
   const h = o.hyperparameterInputs as Record<string, unknown> | undefined;
-  if (!h || !['lr', 'beta1', 'beta2', 'weightDecay'].every((k) => isStr(h[k]))) throw bad('hyperparameterInputs missing');
+  if (!h || !isStr(h.lr) || !Object.values(h).every(isStr)) throw bad('hyperparameterInputs missing');
+  if (!Array.isArray(o.perStep) || !o.perStep.every((k) => typeof k === 'string' && k in h)) throw bad('perStep missing');
+  for (const p of o.parameters as Record<string, unknown>[])
+    if (p.state !== undefined && (!Array.isArray(p.state) || !p.state.every((x) => typeof x === 'object' && x !== null && isStr((x as Record<string, unknown>).name) && isStr((x as Record<string, unknown>).output))))
+      throw bad(`parameter '${String(p.name)}' has an invalid state list`);
   return m as Manifest;
 }

@@ -9,7 +9,7 @@ import { saveModel } from '../onnx/model-io.js';
 import { DataType } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { Model } from '../ir/graph.js';
-import type { StepProgram } from '../passes/insert-lion.js';
+import type { StepProgram } from '../passes/insert-optimizer.js';
 import { loopSteps } from '../passes/loop-steps.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
 import { encodeSafetensors } from './safetensors.js';
@@ -27,16 +27,16 @@ export interface WriteArtifactsOptions {
   groups?: { noDecay?: string; frozen?: string };
 }
 
-/** Zero momenta for the parameters that have one. */
-export function initialMomenta(program: StepProgram): Tensor[] {
+/** Zero optimizer state (every slot of every trained parameter). */
+export function initialState(program: StepProgram): Tensor[] {
   const byName = new Map(program.initialParams.map((t) => [t.name, t]));
-  return program.parameters
-    .filter((p) => p.momentum)
-    .map((p) => {
+  return program.parameters.flatMap((p) =>
+    (p.state ?? []).map((s) => {
       const t = byName.get(p.name)!;
       const Ctor = t.dataType === DataType.DOUBLE ? Float64Array : Float32Array;
-      return { name: p.momentum!, dataType: t.dataType, dims: [...t.dims], data: new Ctor(t.data.length) };
-    });
+      return { name: s.name, dataType: t.dataType, dims: [...t.dims], data: new Ctor(t.data.length) };
+    }),
+  );
 }
 
 export function stateMetadata(step: number): Record<string, string> {
@@ -49,14 +49,15 @@ export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions)
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     createdBy: `lion-onnx ${VERSION} ${opts.command}`,
-    optimizer: { name: 'lion', beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay, nonFinite: program.nonFinite },
+    optimizer: { name: program.optimizer, hyperparameters: { ...h }, nonFinite: program.nonFinite },
     graphs: { step: 'step.onnx', loop: 'loop.onnx' },
     state: 'state.safetensors',
     parameters: program.parameters,
     inputs: program.inputs,
     outputs: program.outputs,
     dataInputs: program.dataInputs,
-    hyperparameterInputs: { lr: 'lion.lr', beta1: 'lion.beta1', beta2: 'lion.beta2', weightDecay: 'lion.weight_decay' },
+    hyperparameterInputs: { ...program.hyperparameterInputs },
+    perStep: [...program.perStep],
   };
   if (opts.groups?.noDecay) m.optimizer.noDecay = opts.groups.noDecay;
   if (opts.groups?.frozen) m.optimizer.frozen = opts.groups.frozen;
@@ -88,7 +89,7 @@ export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArt
     if (opts.inferenceModel) saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
     if (opts.gradModel) saveModel(opts.gradModel, join(tmp, 'grad.onnx'));
     if (opts.applyModel) saveModel(opts.applyModel, join(tmp, 'apply.onnx'));
-    const state = [...program.initialParams, ...initialMomenta(program)];
+    const state = [...program.initialParams, ...initialState(program)];
     commitTemps([[writeTemp(join(tmp, manifest.state), encodeSafetensors(state, stateMetadata(0))), join(tmp, manifest.state)]]);
     writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     fsyncDir(tmp);

@@ -1,17 +1,15 @@
 import type { CommandModule } from 'yargs';
 import { buildFromFile } from '../api/build.js';
-import { lionOptions } from './options.js';
+import { hyperparametersFrom, lionOptions, type HyperparameterArgs } from './options.js';
 
-interface Args {
+interface Args extends HyperparameterArgs {
   model: string;
   out: string;
   loss: 'cross-entropy' | 'mse' | 'bce';
   output?: string;
   targetName: string;
   params?: string;
-  beta1: number;
-  beta2: number;
-  weightDecay: number;
+  optimizer: 'lion' | 'adamw' | 'sgd';
   noDecay?: string;
   frozen?: string;
   nonfinite: 'skip' | 'error' | 'propagate';
@@ -39,7 +37,8 @@ export const buildCommand: CommandModule<object, Args> = {
       frozen: a.frozen,
       noDecay: a.noDecay,
       nonFinite: a.nonfinite,
-      hyperparameters: { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay },
+      optimizer: a.optimizer,
+      hyperparameters: hyperparametersFrom(a),
     });
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);
     process.stdout.write(

@@ -1,16 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { rewriteTrainingModel } from '../api/rewrite.js';
-import { lionOptions } from './options.js';
+import { hyperparametersFrom, lionOptions, type HyperparameterArgs } from './options.js';
 
-interface Args {
+interface Args extends HyperparameterArgs {
   model: string;
   out: string;
   gradSuffix: string;
   gradMap?: string;
   loss?: string;
-  beta1: number;
-  beta2: number;
-  weightDecay: number;
+  optimizer: 'lion' | 'adamw' | 'sgd';
   noDecay?: string;
   frozen?: string;
   nonfinite: 'skip' | 'error' | 'propagate';
@@ -34,7 +32,8 @@ export const rewriteCommand: CommandModule<object, Args> = {
       gradMapFile: a.gradMap,
       loss: a.loss,
       nonFinite: a.nonfinite,
-      hyperparameters: { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay },
+      optimizer: a.optimizer,
+      hyperparameters: hyperparametersFrom(a),
       groups: { noDecay: a.noDecay, frozen: a.frozen },
     });
     const trained = m.parameters.filter((p) => p.group !== 'frozen').length;

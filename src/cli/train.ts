@@ -5,8 +5,9 @@ import { UsageError } from '../errors.js';
 import { buildFromFile } from '../api/build.js';
 import { trainInWorker, type WorkerTraining } from '../api/train-in-worker.js';
 import { makeProgress } from './progress.js';
+import { hyperparameterOptions, hyperparametersFrom, type HyperparameterArgs } from './options.js';
 
-interface Args {
+interface Args extends HyperparameterArgs {
   target: string;
   data?: string[];
   dataset?: 'mnist';
@@ -17,9 +18,6 @@ interface Args {
   lr: number;
   schedule: string;
   warmup: number;
-  beta1?: number;
-  beta2?: number;
-  weightDecay?: number;
   shuffle: boolean;
   noShuffle: boolean;
   seed: number;
@@ -34,6 +32,7 @@ interface Args {
   stepsPerRun: number;
   export?: string;
   loss?: 'cross-entropy' | 'mse' | 'bce';
+  optimizer: 'lion' | 'adamw' | 'sgd';
   out?: string;
 }
 
@@ -53,7 +52,7 @@ export const trainCommand: CommandModule<object, Args> = {
   command: 'train <target>',
   describe: 'train an artifacts directory (or an .onnx model, built on the fly with --loss) with Lion',
   builder: (y) =>
-    y
+    hyperparameterOptions(y)
       .positional('target', { type: 'string', demandOption: true, describe: 'artifacts directory from build/rewrite, or an inference .onnx with --loss' })
       .option('data', { type: 'string', array: true, describe: 'NAME=FILE.npy: training array for graph input NAME, batched along axis 0 (repeat)' })
       .option('dataset', { choices: ['mnist'] as const, describe: 'built-in data: the 10,000 MNIST digits of the mnist package (2,000 held out)' })
@@ -64,9 +63,6 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('lr', { type: 'number', default: 1e-4, describe: 'learning rate (Lion wants 3-10x less than AdamW)' })
       .option('schedule', { choices: ['constant', 'linear', 'cosine'], default: 'constant', describe: 'learning-rate schedule' })
       .option('warmup', { type: 'number', default: 0, describe: 'linear warmup steps' })
-      .option('beta1', { type: 'number', describe: 'override the artifacts\u2019 β1' })
-      .option('beta2', { type: 'number', describe: 'override the artifacts\u2019 β2' })
-      .option('weight-decay', { type: 'number', describe: 'override the artifacts\u2019 weight decay' })
       .option('shuffle', { type: 'boolean', default: true, describe: 'shuffle rows each epoch (seeded)' })
       .option('no-shuffle', { type: 'boolean', default: false, describe: 'keep the rows in file order' })
       .option('seed', { type: 'number', default: 0, describe: 'shuffle seed' })
@@ -81,6 +77,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('grad-accum', { type: 'number', default: 1, describe: 'split each batch into N micro-batches and accumulate gradients' })
       .option('export', { type: 'string', describe: 'write the trained inference model to this .onnx file at the end' })
       .option('loss', { choices: ['cross-entropy', 'mse', 'bce'] as const, describe: 'with an .onnx target: the loss to build with' })
+      .option('optimizer', { choices: ['lion', 'adamw', 'sgd'] as const, default: 'lion' as const, describe: 'with an .onnx target: the optimizer to build with' })
       .option('out', { type: 'string', describe: 'with an .onnx target: the artifacts directory to build (default runs/<model name>)' }) as never,
   handler: async (a) => {
     let dir = a.target;
@@ -98,14 +95,11 @@ export const trainCommand: CommandModule<object, Args> = {
           builtHere = resolve(dir);
           while (!existsSync(dirname(builtHere))) builtHere = dirname(builtHere);
         }
-        buildFromFile(a.target, dir, { loss: a.loss, hyperparameters: { beta1: a.beta1 ?? 0.9, beta2: a.beta2 ?? 0.99, weightDecay: a.weightDecay ?? 0 } });
+        buildFromFile(a.target, dir, { loss: a.loss, optimizer: a.optimizer, hyperparameters: hyperparametersFrom(a) });
         builtNote = `built ${dir} from ${a.target}\n`;
       }
     }
-    const hyper: Record<string, number> = {};
-    if (a.beta1 !== undefined) hyper.beta1 = a.beta1;
-    if (a.beta2 !== undefined) hyper.beta2 = a.beta2;
-    if (a.weightDecay !== undefined) hyper.weightDecay = a.weightDecay;
+    const hyper = hyperparametersFrom(a);
     const progress = makeProgress();
     let stop = false;
     let job: WorkerTraining | null = null;

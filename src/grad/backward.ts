@@ -84,7 +84,10 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
   };
   const addGrad = (v: string, g: string) => {
     if (summed.has(v)) throw new Error(`internal: gradient of '${v}' arrived after it was summed`);
-    parts.set(v, [...(parts.get(v) ?? []), g]);
+    // In place: a value read by many nodes (a weight shared across 10^5 layers) stays linear.
+    const list = parts.get(v);
+    if (list) list.push(g);
+    else parts.set(v, [g]);
   };
 
   // Every node between a parameter and the loss needs a rule; check them all before emitting.

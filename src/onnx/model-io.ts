@@ -3,7 +3,7 @@
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { ExternalDataError, LionOnnxError, ModelFormatError, UsageError } from '../errors.js';
+import { ExternalDataError, LionOnnxError, ModelFormatError } from '../errors.js';
 import { modelFromProto, modelToProto } from '../ir/convert.js';
 import { allGraphs, type Model } from '../ir/graph.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
@@ -187,17 +187,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): v
     temps.push([writeTemp(path, [bytes]), path]);
   } catch (e) {
     for (const [tmp] of temps) rmSync(tmp, { force: true });
-    throw writeError(e, path);
+    throw e;
   }
   commitTemps(temps);
-}
-
-/** A write that fails for a reason the user can fix (no such folder, no permission) is bad input, not a crash. */
-function writeError(e: unknown, path: string): unknown {
-  const err = e as NodeJS.ErrnoException;
-  const folder = err.path ? dirname(err.path) : dirname(path);
-  if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return new UsageError(`cannot write ${path}: folder ${folder} does not exist; create it first`);
-  if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') return new UsageError(`cannot write ${path}: no permission to write in ${folder} (${err.code})`);
-  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return new UsageError(`cannot write ${path}: no space left on the device (${err.code})`);
-  return e;
 }

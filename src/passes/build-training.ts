@@ -16,9 +16,9 @@ import { shapeOf } from '../ir/value-type.js';
 import { defaultOpset, type Model } from '../ir/graph.js';
 import { buildBackward } from '../grad/backward.js';
 import { appendLoss, type LossKind } from '../grad/losses.js';
-import { LION_DEFAULTS, type LionHyperparameters } from '../optim/hyperparameters.js';
+import type { OptimizerName } from '../optim/optimizer.js';
 import type { NonFiniteMode } from '../optim/nonfinite.js';
-import { insertLion, type StepProgram } from './insert-lion.js';
+import { insertOptimizer, type StepProgram } from './insert-optimizer.js';
 import { paramsToInputs } from './params-to-inputs.js';
 import { applyGraph, gradientGraph } from './split-update.js';
 
@@ -34,7 +34,9 @@ export interface BuildOptions {
   frozen?: string;
   /** Regex: parameters without weight decay. */
   noDecay?: string;
-  hyperparameters?: Partial<LionHyperparameters>;
+  /** Optimizer to emit (default lion) and its hyperparameter defaults (keys as in optim/). */
+  optimizer?: OptimizerName;
+  hyperparameters?: Record<string, number | undefined>;
   /** NaN/Inf gradients: skip the step (default), stop with an error, or propagate. */
   nonFinite?: NonFiniteMode;
 }
@@ -118,11 +120,11 @@ export function buildTrainingProgram(source: Model, opts: BuildOptions): Trainin
   g.outputs = [{ name: loss }, ...[...grads.values()].map((name) => ({ name }))];
   const trained = [...grads.keys()];
   paramsToInputs(evalModel, trained);
-  const hyperparameters = { ...LION_DEFAULTS, ...opts.hyperparameters };
-  const step = insertLion(model, {
+  const step = insertOptimizer(model, {
+    optimizer: opts.optimizer,
     gradMap: Object.fromEntries(grads),
     groups: { noDecay: opts.noDecay },
-    hyperparameters,
+    hyperparameters: opts.hyperparameters,
     nonFinite: opts.nonFinite,
     loss,
   });

@@ -8,8 +8,9 @@
  * Requires: a step program from insert-lion. Ensures: a model with the same input names, where
  * each data input has a new leading axis of length K (the batches stacked) and `lion.lr` is a
  * [K] vector (one learning rate per step); K is read from the length of `lion.lr`, so one graph
- * serves any K. Parameters and momenta are loop-carried; the outputs keep their names: the
- * final `<p>.out` and `<p>.lion_m.out`, and the per-step loss and non-finite flag as [K] scan
+ * serves any K (AdamW's step count is a [K] vector too). Parameters and optimizer state are
+ * loop-carried; the outputs keep their names: the final `<p>.out` and state outputs
+ * (`<p>.lion_m.out`), and the per-step loss and non-finite flag as [K] scan
  * outputs. The body is the step graph itself with every name it defines suffixed, because a
  * subgraph may not redefine a name of its enclosing graph.
  */
@@ -19,8 +20,7 @@ import { cloneGraph } from '../ir/clone.js';
 import { allGraphs, Graph, type Model } from '../ir/graph.js';
 import { makeAttribute } from '../ir/attributes.js';
 import { elemTypeOf, shapeOf, tensorType } from '../ir/value-type.js';
-import { HYPER_INPUTS } from '../optim/hyperparameters.js';
-import type { StepProgram } from './insert-lion.js';
+import type { StepProgram } from './insert-optimizer.js';
 
 const SUFFIX = '/loop';
 
@@ -42,9 +42,13 @@ export function loopSteps(step: StepProgram): Model {
   const src = step.model;
   const body = cloneGraph(src.graph);
   body.name = 'lion_step';
-  // Hyperparameters other than lr are the same for all K steps: the body reads the outer ones.
-  // So are frozen parameters, which are inputs but not updated.
-  const shared = new Set<string>([HYPER_INPUTS.beta1, HYPER_INPUTS.beta2, HYPER_INPUTS.weightDecay, ...step.parameters.filter((p) => !p.output).map((p) => p.name)]);
+  // Hyperparameters other than the per-step ones (lr, AdamW's step) are the same for all K
+  // steps: the body reads the outer ones. So are frozen parameters (inputs, not updated).
+  const perStep = step.perStep.map((k) => step.hyperparameterInputs[k]);
+  const shared = new Set<string>([
+    ...Object.values(step.hyperparameterInputs).filter((n) => !perStep.includes(n)),
+    ...step.parameters.filter((p) => !p.output).map((p) => p.name),
+  ]);
   const defined = new Set<string>();
   for (const sg of allGraphs(body)) {
     for (const v of sg.inputs) defined.add(v.name);
@@ -66,15 +70,15 @@ export function loopSteps(step: StepProgram): Model {
 
   const stepInputs = new Map(src.graph.inputs.map((i) => [i.name, i]));
   const trained = step.parameters.filter((p) => p.output);
-  const carried = [...trained.map((p) => p.name), ...trained.map((p) => p.momentum!)];
-  const carriedOut = [...trained.map((p) => p.output!), ...trained.map((p) => p.momentumOut!)];
+  const carried = [...trained.map((p) => p.name), ...trained.flatMap((p) => p.state!.map((s) => s.name))];
+  const carriedOut = [...trained.map((p) => p.output!), ...trained.flatMap((p) => p.state!.map((s) => s.output))];
 
   // Outer inputs: the step graph's, with data stacked on a new axis and lr a vector.
   for (const i of src.graph.inputs) {
     if (step.dataInputs.includes(i.name)) {
       const shape = shapeOf(i.type);
       outer.inputs.push({ name: i.name, type: tensorType(elemTypeOf(i.type) ?? 0, shape ? ['steps', ...shape] : undefined) });
-    } else if (i.name === HYPER_INPUTS.lr) outer.inputs.push({ name: i.name, type: tensorType(DataType.DOUBLE, ['steps']) });
+    } else if (perStep.includes(i.name)) outer.inputs.push({ name: i.name, type: tensorType(DataType.DOUBLE, ['steps']) });
     else outer.inputs.push({ ...i });
   }
 
@@ -92,7 +96,7 @@ export function loopSteps(step: StepProgram): Model {
   const bodyNodes = body.nodes;
   body.nodes = prelude;
   for (const d of step.dataInputs) bb.add('Gather', [d, iter], { axis: 0 }, { exact: [inner(d)] });
-  bb.add('Gather', [HYPER_INPUTS.lr, iter], { axis: 0 }, { exact: [inner(HYPER_INPUTS.lr)] });
+  for (const h of perStep) bb.add('Gather', [h, iter], { axis: 0 }, { exact: [inner(h)] });
   bb.add('Identity', [condIn], {}, { exact: [condOut] });
   body.nodes = [...prelude, ...bodyNodes];
 
@@ -104,7 +108,7 @@ export function loopSteps(step: StepProgram): Model {
     ...scans.map((o) => bodyOut.get(inner(o.name))!),
   ];
 
-  const M = ob.op('Gather', [ob.op('Shape', [HYPER_INPUTS.lr]), ob.int64s('loop.zero', [0])], { axis: 0 }, 'loop.trip_count_1d');
+  const M = ob.op('Gather', [ob.op('Shape', [step.hyperparameterInputs.lr]), ob.int64s('loop.zero', [0])], { axis: 0 }, 'loop.trip_count_1d');
   const trip = ob.op('Squeeze', [M, ob.int64s('loop.axes0', [0])], {}, 'loop.trip_count');
   outer.nodes.push({
     opType: 'Loop',

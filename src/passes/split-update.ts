@@ -1,6 +1,6 @@
 /**
  * Graphs for gradient accumulation: a gradient graph (data + params in; loss + gradients out)
- * and an apply graph (params, momenta, gradients, hyperparameters in; the Lion update out).
+ * and an apply graph (params, optimizer state, gradients, hyperparameters in; the update out).
  * Running the first over micro-batches and the second once on the averaged gradients equals
  * one step on the whole batch.
  */
@@ -8,7 +8,7 @@ import { cloneModel } from '../ir/clone.js';
 import { Graph, type Model } from '../ir/graph.js';
 import { removeDeadNodes } from '../ir/topo.js';
 import { tensorType } from '../ir/value-type.js';
-import { insertLion, type StepProgram } from './insert-lion.js';
+import { insertOptimizer, type StepProgram } from './insert-optimizer.js';
 import { paramsToInputs } from './params-to-inputs.js';
 
 /** `training` has the gradients as values; `step` is insertLion's result for it. */
@@ -26,7 +26,7 @@ export function gradientGraph(training: Model, step: StepProgram): Model {
   return m;
 }
 
-/** The Lion update alone, with each trained parameter's gradient as an input named like it. */
+/** The update alone, with each trained parameter's gradient as an input named like it. */
 export function applyGraph(step: StepProgram, opset: number): StepProgram {
   const g = new Graph();
   g.name = 'lion_apply';
@@ -38,7 +38,8 @@ export function applyGraph(step: StepProgram, opset: number): StepProgram {
   }
   const m: Model = { irVersion: 8, opsetImports: [{ domain: '', version: opset }], producerName: 'lion-onnx', graph: g };
   const h = step.hyperparameters;
-  return insertLion(m, {
+  return insertOptimizer(m, {
+    optimizer: step.optimizer,
     gradMap: Object.fromEntries(trained.map((p) => [p.name, p.grad])),
     hyperparameters: h,
     nonFinite: step.nonFinite,

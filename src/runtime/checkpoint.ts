@@ -1,6 +1,6 @@
 /**
  * Checkpoints: `checkpoint-<step>.safetensors` (parameters under their model names, momenta
- * as `<param>.lion_m`) plus `checkpoint-<step>.json` (step, hyperparameters, schedule position,
+ * as `<param>.lion_m`, or each slot of another optimizer's state) plus `checkpoint-<step>.json` (step, hyperparameters, schedule position,
  * data order, and the artifacts directory). Each file is written atomically (temp, fsync,
  * rename), the JSON last: a checkpoint exists once its JSON does, so a crash at any moment
  * leaves the previous checkpoint intact.
@@ -11,7 +11,7 @@ import { DataError, UsageError } from '../errors.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { readSafetensors, encodeSafetensors } from '../artifacts/safetensors.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
-import type { LionHyperparameters } from '../optim/hyperparameters.js';
+import type { Hyperparameters } from '../optim/optimizer.js';
 
 export const CHECKPOINT_FORMAT = 'lion-onnx/checkpoint';
 
@@ -23,7 +23,7 @@ export interface CheckpointInfo {
   state: string;
   /** Artifacts directory, relative to the checkpoint's folder. */
   artifacts: string;
-  hyperparameters: LionHyperparameters;
+  hyperparameters: Hyperparameters;
   /** Anything the trainer needs to continue exactly (data order, schedule, ...). */
   trainer?: Record<string, unknown>;
 }

@@ -16,7 +16,7 @@ import { loadModel, saveModel } from '../onnx/model-io.js';
 import type { TypedArray } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { cloneModel } from '../ir/clone.js';
-import { checkHyperparameters, type LionHyperparameters } from '../optim/hyperparameters.js';
+import { optimizerByName, resolveHyperparameters, type Hyperparameters, type Optimizer } from '../optim/optimizer.js';
 import { batchRows, sliceRows, toFeeds, type Batch } from './batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { createSession, type ExecutionOptions } from './execution-provider.js';
@@ -28,7 +28,8 @@ export interface TrainingSessionOptions extends ExecutionOptions {
   lr?: number;
   schedule?: Schedule;
   /** Override the manifest's β1, β2, weight decay. */
-  hyperparameters?: Partial<LionHyperparameters>;
+  /** Override the manifest's hyperparameters (keys: beta1, beta2, weightDecay, eps, momentum). */
+  hyperparameters?: Record<string, number | undefined>;
   /** Split each step's batch into this many micro-batches and accumulate their gradients. */
   gradientAccumulation?: number;
   /** Steps per ONNX run for stepMany/train (an ONNX Loop keeps the state in ORT). Default 8. */
@@ -56,7 +57,8 @@ export class TrainingSession {
   readonly artifacts: Artifacts;
   baseLr: number;
   schedule: Schedule;
-  hyperparameters: LionHyperparameters;
+  hyperparameters: Hyperparameters;
+  readonly optimizer: Optimizer;
   gradientAccumulation: number;
   stepsPerRun: number;
   private stepsDone = 0;
@@ -82,7 +84,8 @@ export class TrainingSession {
     this.stepSession = stepSession;
     this.exec = { executionProvider: opts.executionProvider, deviceId: opts.deviceId, threads: opts.threads };
     const o = this.manifest.optimizer;
-    this.hyperparameters = checkHyperparameters({ beta1: o.beta1, beta2: o.beta2, weightDecay: o.weightDecay, ...opts.hyperparameters });
+    this.optimizer = optimizerByName(o.name);
+    this.hyperparameters = resolveHyperparameters(this.optimizer, { ...o.hyperparameters, ...definedOnly(opts.hyperparameters) });
     this.baseLr = opts.lr ?? 1e-4;
     if (!(this.baseLr >= 0) || !Number.isFinite(this.baseLr)) throw new UsageError(`--lr must be a finite number >= 0, got ${opts.lr}`);
     this.schedule = opts.schedule ?? { kind: 'constant' };
@@ -124,9 +127,9 @@ export class TrainingSession {
 
   private setState(tensors: Map<string, Tensor>, source: string): void {
     for (const i of this.manifest.inputs) {
-      if (i.role !== 'param' && i.role !== 'momentum') continue;
+      if (i.role !== 'param' && i.role !== 'state') continue;
       const t = tensors.get(i.name);
-      if (!t) throw new DataError(`${source}: no tensor '${i.name}' (${i.role === 'momentum' ? `momentum of '${i.param}'` : 'parameter'})`);
+      if (!t) throw new DataError(`${source}: no tensor '${i.name}' (${i.role === 'state' ? `optimizer state of '${i.param}'` : 'parameter'})`);
       const p = this.manifest.parameters.find((x) => x.name === (i.param ?? i.name));
       if (p && (t.dims.length !== p.shape.length || t.dims.some((d, k) => d !== p.shape[k])))
         throw new DataError(`${source}: '${i.name}' has shape [${t.dims.join(', ')}], the model needs [${p.shape.join(', ')}]`);
@@ -135,14 +138,28 @@ export class TrainingSession {
     }
   }
 
-  private hyperFeeds(lr: number): Record<string, ort.Tensor> {
-    const h = this.manifest.hyperparameterInputs;
-    return {
-      [h.lr]: scalarF64(lr),
-      [h.beta1]: scalarF64(this.hyperparameters.beta1),
-      [h.beta2]: scalarF64(this.hyperparameters.beta2),
-      [h.weightDecay]: scalarF64(this.hyperparameters.weightDecay),
-    };
+  /**
+   * Hyperparameter feeds for `k` steps starting after the steps done: per-step keys (lr from
+   * the schedule, AdamW's 1-based step) as scalars for k = 1 on the step graph, or [k] vectors
+   * for the loop graph; the rest as scalars.
+   */
+  private hyperFeeds(k: number, vector: boolean): { feeds: Record<string, ort.Tensor>; lrs: Float64Array } {
+    const feeds: Record<string, ort.Tensor> = {};
+    const lrs = new Float64Array(k);
+    for (let i = 0; i < k; i++) lrs[i] = learningRate(this.schedule, this.baseLr, this.stepsDone + i);
+    for (const [key, input] of Object.entries(this.manifest.hyperparameterInputs)) {
+      let values: Float64Array;
+      if (key === 'lr') values = lrs;
+      else if (key === 'step') values = Float64Array.from({ length: k }, (_, i) => this.stepsDone + i + 1);
+      else {
+        const v = this.hyperparameters[key];
+        if (v === undefined) throw new DataError(`no value for hyperparameter '${key}' of ${this.optimizer.name}; the manifest is inconsistent`);
+        feeds[input] = scalarF64(v);
+        continue;
+      }
+      feeds[input] = vector ? new ort.Tensor('float64', values, [k]) : scalarF64(values[0]);
+    }
+    return { feeds, lrs };
   }
 
   private stateFeeds(): Record<string, ort.Tensor> {
@@ -167,7 +184,7 @@ export class TrainingSession {
       if (np.dims.length !== p.shape.length || np.dims.some((d, i) => d !== p.shape[i]))
         throw new DataError(`the update produced '${p.output}' with shape [${np.dims.join(', ')}] for parameter '${p.name}' [${p.shape.join(', ')}]; its gradient has the wrong shape`);
       this.state.set(p.name, np);
-      this.state.set(p.momentum!, out[p.momentumOut!]);
+      for (const st of p.state ?? []) this.state.set(st.name, out[st.output]);
     }
     this.skippedSteps += flags.filter(Boolean).length;
     return flags;
@@ -194,11 +211,11 @@ export class TrainingSession {
       for (let i = 0; i < k; i++) await this.accumulateFeeds(sliceRows(feeds, Math.floor((i * rows) / k), Math.floor(((i + 1) * rows) / k)));
       return this.applyAccumulated();
     }
-    const lr = this.currentLr;
-    const out = await this.stepSession.run({ ...feeds, ...this.stateFeeds(), ...this.hyperFeeds(lr) });
+    const { feeds: hyper, lrs } = this.hyperFeeds(1, false);
+    const out = await this.stepSession.run({ ...feeds, ...this.stateFeeds(), ...hyper });
     const skipped = this.takeState(out);
     this.stepsDone++;
-    return { step: this.stepsDone, loss: this.lossOf(out), lr, ...(skipped ? { skipped } : {}) };
+    return { step: this.stepsDone, loss: this.lossOf(out), lr: lrs[0], ...(skipped ? { skipped } : {}) };
   }
 
   /**
@@ -217,10 +234,7 @@ export class TrainingSession {
       return infos;
     }
     this.loopSession ??= await createSession(this.artifacts.path(this.manifest.graphs.loop!), this.exec);
-    const lrs = new Float64Array(k);
-    for (let i = 0; i < k; i++) lrs[i] = learningRate(this.schedule, this.baseLr, this.stepsDone + i);
-    const hyper = this.hyperFeeds(0);
-    hyper[this.manifest.hyperparameterInputs.lr] = new ort.Tensor('float64', lrs, [k]);
+    const { feeds: hyper, lrs } = this.hyperFeeds(k, true);
     const out = await this.loopSession.run({ ...feeds, ...this.stateFeeds(), ...hyper });
     const flags = this.takeStates(out, k);
     const lossName = this.manifest.loss?.name;
@@ -291,7 +305,7 @@ export class TrainingSession {
     return loss;
   }
 
-  /** Applies the averaged accumulated gradients as one Lion step. */
+  /** Applies the averaged accumulated gradients as one optimizer step. */
   async applyAccumulated(): Promise<StepInfo> {
     this.checkOpen();
     if (!this.accumulated || this.accumulatedRows === 0) throw new UsageError('no accumulated gradients: call accumulate(microBatch) first');
@@ -303,9 +317,10 @@ export class TrainingSession {
       for (let i = 0; i < acc.length; i++) acc[i] /= this.accumulatedRows;
       grads[p.grad] = new ort.Tensor(acc instanceof Float64Array ? 'float64' : 'float32', acc, p.shape);
     }
-    const lr = this.currentLr;
-    const state = Object.fromEntries(this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'momentum').filter((i) => this.applySession!.inputNames.includes(i.name)).map((i) => [i.name, this.state.get(i.name)!]));
-    const out = await this.applySession.run({ ...grads, ...state, ...this.hyperFeeds(lr) });
+    const { feeds: hyper, lrs } = this.hyperFeeds(1, false);
+    const lr = lrs[0];
+    const state = Object.fromEntries(this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'state').filter((i) => this.applySession!.inputNames.includes(i.name)).map((i) => [i.name, this.state.get(i.name)!]));
+    const out = await this.applySession.run({ ...grads, ...state, ...hyper });
     const skipped = this.takeState(out);
     const loss = this.accumulatedLoss / this.accumulatedRows;
     this.accumulated = null;
@@ -371,16 +386,23 @@ export class TrainingSession {
     this.state.set(name, new ort.Tensor(p.dtype === 'float64' ? 'float64' : 'float32', data.slice(), p.shape));
   }
 
-  /** Momentum of a parameter (a copy); frozen parameters have none. */
+  /** Momentum of a parameter (a copy): the first optimizer state slot (Lion's m). */
   getMomentum(name: string): Tensor {
+    return this.getState(name)[0];
+  }
+
+  /** All optimizer state of a parameter, one tensor per slot (copies); frozen parameters have none. */
+  getState(name: string): Tensor[] {
     const p = this.manifest.parameters.find((x) => x.name === name);
-    if (!p?.momentum) throw new UsageError(`parameter '${name}' has no momentum (unknown or frozen)`);
-    const r = fromOrt(p.momentum, this.state.get(p.momentum)!);
-    return { ...r, data: (r.data as TypedArray).slice() };
+    if (!p?.state) throw new UsageError(`parameter '${name}' has no optimizer state (unknown or frozen)`);
+    return p.state.map((st) => {
+      const r = fromOrt(st.name, this.state.get(st.name)!);
+      return { ...r, data: (r.data as TypedArray).slice() };
+    });
   }
 
   private stateTensors(): Tensor[] {
-    return this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'momentum').map((i) => fromOrt(i.name, this.state.get(i.name)!));
+    return this.manifest.inputs.filter((i) => i.role === 'param' || i.role === 'state').map((i) => fromOrt(i.name, this.state.get(i.name)!));
   }
 
   /**
@@ -408,7 +430,7 @@ export class TrainingSession {
     }
     this.setState(c.tensors, c.path);
     this.stepsDone = c.info.step;
-    this.hyperparameters = checkHyperparameters(c.info.hyperparameters);
+    this.hyperparameters = resolveHyperparameters(this.optimizer, c.info.hyperparameters);
     return c.info.trainer;
   }
 
@@ -427,6 +449,11 @@ export class TrainingSession {
     this.disposed = true;
     for (const s of [this.stepSession, this.loopSession, this.evalSession, this.gradSession, this.applySession]) await s?.release();
   }
+}
+
+/** The entries whose value is set (an unset CLI flag arrives as undefined). */
+function definedOnly(h: Record<string, number | undefined> = {}): Record<string, number> {
+  return Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined)) as Record<string, number>;
 }
 
 function tensorTypeOf(a: TypedArray): 'float32' {

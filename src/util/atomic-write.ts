@@ -4,6 +4,7 @@
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { UsageError } from '../errors.js';
 
 let counter = 0;
 
@@ -14,7 +15,12 @@ export function tempPathFor(path: string): string {
 /** Writes chunks to a temp file and fsyncs it; returns the temp path (caller renames). */
 export function writeTemp(path: string, chunks: Iterable<Uint8Array>): string {
   const tmp = tempPathFor(path);
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw writeError(e, path);
+  }
   try {
     for (const c of chunks) {
       let off = 0;
@@ -24,7 +30,7 @@ export function writeTemp(path: string, chunks: Iterable<Uint8Array>): string {
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw e;
+    throw writeError(e, path);
   }
   closeSync(fd);
   return tmp;
@@ -41,6 +47,16 @@ export function fsyncDir(dir: string): void {
   } catch {
     // Some filesystems refuse fsync on directories; the rename is still atomic.
   }
+}
+
+/** A write that fails for a reason the user can fix (no such folder, no permission, disk full) is bad input, not a crash. */
+export function writeError(e: unknown, path: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  const folder = dirname(path);
+  if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return new UsageError(`cannot write ${path}: folder ${folder} does not exist; create it first`);
+  if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') return new UsageError(`cannot write ${path}: no permission to write in ${folder} (${err.code})`);
+  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return new UsageError(`cannot write ${path}: no space left on the device (${err.code})`);
+  return e;
 }
 
 /** Renames temp files into place (in order) and fsyncs their folders. */

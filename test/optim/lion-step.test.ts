@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { insertLion } from '../../src/passes/insert-lion.js';
+import { insertLion } from '../../src/passes/insert-optimizer.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import { gradientsAsInputs, normals, rng } from '../helpers/graphs.js';
@@ -24,7 +24,7 @@ async function runnerFor(params: Record<string, { dims: number[]; values: number
   const lrs: number[] = [];
   const session = await TrainingSession.create(out, { schedule: (step) => lrs[step] });
   const state = (name: string) => {
-    const p = session.manifest.parameters.find((x) => x.name === name || x.momentum === name)!;
+    const p = session.manifest.parameters.find((x) => x.name === name || x.state?.[0].name === name)!;
     return name === p.name ? session.getParameter(name) : session.getMomentum(p.name);
   };
   return {

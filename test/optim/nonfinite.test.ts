@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataError } from '../../src/errors.js';
-import { insertLion } from '../../src/passes/insert-lion.js';
+import { insertLion } from '../../src/passes/insert-optimizer.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import type { NonFiniteMode } from '../../src/optim/nonfinite.js';

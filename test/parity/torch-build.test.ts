@@ -61,7 +61,7 @@ describe.each(FIXTURES)('PyTorch parity, buildFromFile + TrainingSession: %s', (
     expect(manifest.parameters.map((p) => p.name).sort()).toEqual([...t.params].sort());
     expect(manifest.parameters.every((p) => p.group === 'decay')).toBe(true);
     expect([...manifest.dataInputs].sort()).toEqual([t.input, t.target].sort());
-    expect(manifest.optimizer).toMatchObject({ beta1: t.beta1, beta2: t.beta2, weightDecay: t.weight_decay });
+    expect(manifest.optimizer).toMatchObject({ name: 'lion', hyperparameters: { beta1: t.beta1, beta2: t.beta2, weightDecay: t.weight_decay } });
 
     const x = readNpy(join(fx, `${t.input}.npy`));
     const y = readNpy(join(fx, `${t.target}.npy`));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { insertLion } from '../../src/passes/insert-lion.js';
+import { insertLion } from '../../src/passes/insert-optimizer.js';
 import { loopSteps } from '../../src/passes/loop-steps.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/tmp.js';
 const dir = tempDir();
 
 function state(s: TrainingSession): number[] {
-  return s.manifest.parameters.flatMap((p) => [...(s.getParameter(p.name).data as Float32Array), ...(p.momentum ? (s.getMomentum(p.name).data as Float32Array) : [])]);
+  return s.manifest.parameters.flatMap((p) => [...(s.getParameter(p.name).data as Float32Array), ...(p.state ? (s.getMomentum(p.name).data as Float32Array) : [])]);
 }
 
 describe('loop-steps', () => {

@@ -37,7 +37,7 @@ describe('hand-built MLP training graph through rewrite', () => {
     const session = await TrainingSession.create(out, { lr });
     const runner = {
       tensor: (name: string) => {
-        const p = manifest.parameters.find((x) => x.name === name || x.momentum === name)!;
+        const p = manifest.parameters.find((x) => x.name === name || x.state?.[0].name === name)!;
         return name === p.name ? session.getParameter(name) : session.getMomentum(p.name);
       },
       step: (batch: Record<string, ort.Tensor>) => session.step(batch),
@@ -57,7 +57,7 @@ describe('hand-built MLP training graph through rewrite', () => {
         target: new ort.Tensor('float32', y.slice(r0 * 4, (r0 + B) * 4), [B, 4]),
       };
       const params = Object.fromEntries(manifest.parameters.map((p) => [p.name, runner.tensor(p.name).data as Float32Array]));
-      const moms = Object.fromEntries(manifest.parameters.map((p) => [p.name, runner.tensor(p.momentum!).data as Float32Array]));
+      const moms = Object.fromEntries(manifest.parameters.map((p) => [p.name, runner.tensor(p.state![0].name).data as Float32Array]));
       const gOut = await grads.run({ ...batch, ...Object.fromEntries(manifest.parameters.map((p) => [p.name, new ort.Tensor('float32', params[p.name], p.shape)])) });
       const { loss } = await runner.step(batch);
       expect(loss).toBe((gOut.loss.data as Float32Array)[0]);
@@ -67,7 +67,7 @@ describe('hand-built MLP training graph through rewrite', () => {
         const wd = p.group === 'decay' ? hyper.weightDecay : 0;
         const ref = lion64Step({ p: Float64Array.from(params[p.name]), m: Float64Array.from(moms[p.name]) }, g, { lr, beta1: hyper.beta1, beta2: hyper.beta2, weightDecay: wd });
         const newP = runner.tensor(p.name).data as Float32Array;
-        const newM = runner.tensor(p.momentum!).data as Float32Array;
+        const newM = runner.tensor(p.state![0].name).data as Float32Array;
         for (let i = 0; i < newP.length; i++) {
           // Where c is within float32 rounding of 0 the two signs may legitimately differ.
           const cScale = Math.max(Math.abs(hyper.beta1 * moms[p.name][i]), Math.abs(0.1 * g[i]));

@@ -1,14 +1,16 @@
 /**
- * insert-lion: training graph -> step graph.
+ * insert-optimizer (insert-lion): training graph -> step graph.
  *
  * Requires: a training graph in which each trainable parameter P (an initializer) has a
  * gradient value, by default named `P_grad` (ONNX Runtime's convention), or given by `gradMap`.
  * Ensures: parameters are plain graph inputs (initial values go to the state file, since ORT
- * silently ignores feeds for initializers), each non-frozen P gets a momentum input `P.lion_m`,
- * and outputs `P.out` and `P.lion_m.out` computed by the Lion update; the hyperparameters are
- * float64 scalar inputs `lion.lr`, `lion.beta1`, `lion.beta2`, `lion.weight_decay`. Outputs:
- * the loss (when there is one), the graph's other non-gradient outputs, then updated
- * parameters and momenta. Gradient outputs are consumed, not output. No user name is changed.
+ * silently ignores feeds for initializers); each non-frozen P gets its optimizer state as
+ * inputs (Lion: the momentum `P.lion_m`) and outputs `P.out` and `P.lion_m.out` computed by
+ * the update; the hyperparameters are float64 scalar inputs (`lion.lr`, `lion.beta1`,
+ * `lion.beta2`, `lion.weight_decay`). Outputs: the loss (when there is one), the graph's other
+ * non-gradient outputs, updated parameters, updated state, and the non-finite flag. Gradient
+ * outputs are consumed, not output. No user name is changed. AdamW and SGD (optim/) are
+ * emitted the same way, for comparisons.
  */
 import { GraphError } from '../errors.js';
 import { DataType, dataTypeName, isFloatType } from '../onnx/data-types.js';
@@ -20,32 +22,41 @@ import { removeDeadNodes, topoSort } from '../ir/topo.js';
 import { elemTypeOf, formatShape, shapeOf, tensorType } from '../ir/value-type.js';
 import type { IoEntry, InputRole, OutputRole, ParameterEntry } from '../artifacts/manifest.js';
 import { assignGroups, type GroupPatterns } from '../optim/groups.js';
-import { HYPER_INPUTS, LION_DEFAULTS, checkHyperparameters, type LionHyperparameters } from '../optim/hyperparameters.js';
-import { emitLionScalars, emitLionUpdate, type LionScalars } from '../optim/lion.js';
-import { NONFINITE_OUTPUT, emitNonFiniteFlag, type NonFiniteMode } from '../optim/nonfinite.js';
+import { NONFINITE_OUTPUT, emitKeepIf, emitNonFiniteFlag, type NonFiniteMode } from '../optim/nonfinite.js';
+import { optimizerByName, resolveHyperparameters, type Hyperparameters, type OptimizerName } from '../optim/optimizer.js';
 
-export interface InsertLionOptions {
+export interface InsertOptimizerOptions {
+  /** Which update to emit. Default 'lion'. */
+  optimizer?: OptimizerName;
   /** Suffix that names a parameter's gradient: P + suffix. Default "_grad". */
   gradSuffix?: string;
   /** Explicit parameter -> gradient value map; replaces suffix detection. */
   gradMap?: Record<string, string>;
   groups?: GroupPatterns;
-  /** Defaults recorded in the manifest (the graph takes them as inputs). */
-  hyperparameters?: Partial<LionHyperparameters>;
+  /** Defaults recorded in the manifest (the graph takes them as inputs); keys as in optim/. */
+  hyperparameters?: Record<string, number | undefined>;
   /** Name of the loss output; default: an output named "loss", else the only float scalar output. */
   loss?: string;
   /** What a step does with NaN/Inf gradients (optim/nonfinite.ts). Default 'skip'. */
   nonFinite?: NonFiniteMode;
 }
 
+/** Kept for the API: insert-lion is insert-optimizer with Lion. */
+export type InsertLionOptions = Omit<InsertOptimizerOptions, 'optimizer'>;
+
 export interface StepProgram {
   model: Model;
+  optimizer: OptimizerName;
+  /** Hyperparameter key -> graph input (float64 scalar; [K] in the loop graph for perStep keys). */
+  hyperparameterInputs: Record<string, string>;
+  /** Keys the runtime computes each step (lr, and step for AdamW). */
+  perStep: string[];
   parameters: ParameterEntry[];
   inputs: IoEntry<InputRole>[];
   outputs: IoEntry<OutputRole>[];
   dataInputs: string[];
   loss?: string;
-  hyperparameters: LionHyperparameters;
+  hyperparameters: Hyperparameters;
   nonFinite: NonFiniteMode;
   /** Initial parameters (from the initializers), in parameter order. */
   initialParams: Tensor[];
@@ -67,7 +78,12 @@ export function findGradientPairs(model: Model, opts: { gradSuffix?: string; gra
 }
 
 export function insertLion(source: Model, opts: InsertLionOptions = {}): StepProgram {
-  const hyper = checkHyperparameters({ ...LION_DEFAULTS, ...opts.hyperparameters });
+  return insertOptimizer(source, { ...opts, optimizer: 'lion' });
+}
+
+export function insertOptimizer(source: Model, opts: InsertOptimizerOptions = {}): StepProgram {
+  const optimizer = optimizerByName(opts.optimizer ?? 'lion');
+  const hyper = resolveHyperparameters(optimizer, opts.hyperparameters);
   const suffix = opts.gradSuffix ?? '_grad';
   const model = cloneModel(source);
   const g = model.graph;
@@ -107,17 +123,19 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
     if (scalars.length === 1) loss = scalars[0].name;
   }
 
-  const b = new GraphBuilder(g, { scope: 'lion/' });
+  const b = new GraphBuilder(g, { scope: `${optimizer.name}/` });
   // Claim every name the contract fixes before emitting anything, so a collision is reported
   // up front and nothing is half-built.
-  for (const name of Object.values(HYPER_INPUTS)) b.claim(name, 'the Lion hyperparameter input');
+  for (const name of Object.values(optimizer.inputs)) b.claim(name, `the ${optimizer.name} hyperparameter input`);
   const parameters: ParameterEntry[] = [];
   for (const { param, grad } of pairs) {
     const t = g.initializer(param)!;
     const entry: ParameterEntry = { name: param, shape: [...t.dims], dtype: dataTypeName(t.dataType), group: groups.get(param)!, grad };
     if (entry.group !== 'frozen') {
-      entry.momentum = b.claim(`${param}.lion_m`, `the momentum of '${param}'`);
-      entry.momentumOut = b.claim(`${param}.lion_m.out`, `the updated momentum of '${param}'`);
+      entry.state = optimizer.slots.map((slot) => ({
+        name: b.claim(`${param}.${slot}`, `the ${slot} state of '${param}'`),
+        output: b.claim(`${param}.${slot}.out`, `the updated ${slot} state of '${param}'`),
+      }));
       entry.output = b.claim(`${param}.out`, `the updated value of '${param}'`);
     }
     parameters.push(entry);
@@ -131,21 +149,32 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
   g.inputs = g.inputs.filter((i) => !paramSet.has(i.name));
   const dataInputs = g.inputs.map((i) => i.name);
   const paramInputs: ValueInfo[] = parameters.map((p) => ({ name: p.name, type: tensorType(initialByName.get(p.name)!.dataType, p.shape) }));
-  const momentumInputs: ValueInfo[] = parameters
-    .filter((p) => p.momentum)
-    .map((p) => ({ name: p.momentum!, type: tensorType(initialByName.get(p.name)!.dataType, p.shape) }));
-  const hyperInputs: ValueInfo[] = Object.values(HYPER_INPUTS).map((name) => ({ name, type: tensorType(DataType.DOUBLE, []) }));
-  g.inputs.push(...paramInputs, ...momentumInputs, ...hyperInputs);
+  const stateInputs: ValueInfo[] = parameters.flatMap((p) => (p.state ?? []).map((s) => ({ name: s.name, type: tensorType(initialByName.get(p.name)!.dataType, p.shape) })));
+  const hyperInputs: ValueInfo[] = Object.values(optimizer.inputs).map((name) => ({ name, type: tensorType(DataType.DOUBLE, []) }));
+  g.inputs.push(...paramInputs, ...stateInputs, ...hyperInputs);
 
   const nonFinite = opts.nonFinite ?? 'skip';
   const updated = parameters.filter((p) => p.group !== 'frozen');
   const guard = nonFinite === 'propagate' ? undefined : (b.claim(NONFINITE_OUTPUT, 'the non-finite gradient flag'), emitNonFiniteFlag(b, updated.map((p) => gradOf.get(p.name)!)));
-  const scalarsByType = new Map<number, LionScalars>();
+  const sharedByType = new Map<number, unknown>();
   for (const p of updated) {
     const dt = initialByName.get(p.name)!.dataType;
-    let s = scalarsByType.get(dt);
-    if (!s) scalarsByType.set(dt, (s = emitLionScalars(b, dt)));
-    emitLionUpdate(b, s, { param: p.name, grad: gradOf.get(p.name)!, momentum: p.momentum!, paramOut: p.output!, momentumOut: p.momentumOut! }, p.group === 'decay', guard);
+    if (!sharedByType.has(dt)) sharedByType.set(dt, optimizer.emitShared(b, dt));
+    const state = p.state!;
+    // With the guard, the update writes temporaries and Where keeps the old values on a
+    // non-finite step.
+    const names = {
+      param: p.name,
+      grad: gradOf.get(p.name)!,
+      state: state.map((s) => s.name),
+      paramOut: guard ? b.fresh(`${p.name}.${optimizer.name}_new`) : p.output!,
+      stateOut: state.map((s) => (guard ? b.fresh(`${s.name}_new`) : s.output)),
+    };
+    optimizer.emitUpdate(b, sharedByType.get(dt), names, p.group === 'decay');
+    if (guard) {
+      emitKeepIf(b, guard, p.name, names.paramOut, p.output!);
+      state.forEach((s, i) => emitKeepIf(b, guard, s.name, names.stateOut[i], s.output));
+    }
   }
 
   const typeOfParam = (name: string) => tensorType(initialByName.get(name)!.dataType, initialByName.get(name)!.dims);
@@ -153,7 +182,7 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
   g.outputs = [
     ...kept,
     ...parameters.filter((p) => p.output).map((p) => ({ name: p.output!, type: typeOfParam(p.name) })),
-    ...parameters.filter((p) => p.momentumOut).map((p) => ({ name: p.momentumOut!, type: typeOfParam(p.name) })),
+    ...parameters.flatMap((p) => (p.state ?? []).map((s) => ({ name: s.output, type: typeOfParam(p.name) }))),
     ...(guard ? [{ name: guard, type: tensorType(DataType.BOOL, []) }] : []),
   ];
   // Gradient values of frozen parameters (and anything only they used) are now dead.
@@ -167,16 +196,27 @@ export function insertLion(source: Model, opts: InsertLionOptions = {}): StepPro
       .filter((i) => dataInputs.includes(i.name))
       .map((i) => ({ name: i.name, role: 'data' as const, dtype: dtypeOf(i), shape: shapeOf(i.type) })),
     ...paramInputs.map((i) => ({ name: i.name, role: 'param' as const, dtype: dtypeOf(i), shape: shapeOf(i.type), param: i.name })),
-    ...parameters
-      .filter((p) => p.momentum)
-      .map((p) => ({ name: p.momentum!, role: 'momentum' as const, dtype: p.dtype, shape: p.shape, param: p.name })),
+    ...parameters.flatMap((p) => (p.state ?? []).map((s) => ({ name: s.name, role: 'state' as const, dtype: p.dtype, shape: p.shape, param: p.name }))),
     ...hyperInputs.map((i) => ({ name: i.name, role: 'hyperparameter' as const, dtype: 'float64', shape: [] })),
   ];
   const outputs: IoEntry<OutputRole>[] = [
     ...kept.map((o) => ({ name: o.name, role: o.name === loss ? ('loss' as const) : ('output' as const), dtype: dtypeOf(o), shape: shapeOf(o.type) })),
     ...parameters.filter((p) => p.output).map((p) => ({ name: p.output!, role: 'param' as const, dtype: p.dtype, shape: p.shape, param: p.name })),
-    ...parameters.filter((p) => p.momentumOut).map((p) => ({ name: p.momentumOut!, role: 'momentum' as const, dtype: p.dtype, shape: p.shape, param: p.name })),
+    ...parameters.flatMap((p) => (p.state ?? []).map((s) => ({ name: s.output, role: 'state' as const, dtype: p.dtype, shape: p.shape, param: p.name }))),
     ...(guard ? [{ name: guard, role: 'nonfinite' as const, dtype: 'bool', shape: [] }] : []),
   ];
-  return { model, parameters, inputs, outputs, dataInputs, loss, hyperparameters: hyper, nonFinite, initialParams };
+  return {
+    model,
+    optimizer: optimizer.name,
+    hyperparameterInputs: { ...optimizer.inputs },
+    perStep: [...optimizer.perStep],
+    parameters,
+    inputs,
+    outputs,
+    dataInputs,
+    loss,
+    hyperparameters: hyper,
+    nonFinite,
+    initialParams,
+  };
 }
