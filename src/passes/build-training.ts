@@ -12,7 +12,7 @@ import { GraphError, UsageError } from '../errors.js';
 import { DataType, dataTypeName, isFloatType } from '../onnx/data-types.js';
 import type { Manifest } from '../artifacts/manifest.js';
 import { cloneModel } from '../ir/clone.js';
-import { shapeOf } from '../ir/value-type.js';
+import { elemTypeOf, shapeOf, tensorType } from '../ir/value-type.js';
 import { defaultOpset, type Model } from '../ir/graph.js';
 import { buildBackward } from '../grad/backward.js';
 import { appendLoss, type LossKind } from '../grad/losses.js';
@@ -103,6 +103,9 @@ export function buildTrainingProgram(source: Model, opts: BuildOptions): Trainin
 
   const { trainable } = selectParameters(model, opts);
   const { loss, target } = appendLoss(g, { kind: opts.loss, output, targetName: opts.targetName, opset });
+  // Typed outputs: onnxruntime infers them anyway, but users' tools (and `inspect`) read them.
+  const outType = g.outputs.find((o) => o.name === output)?.type;
+  const lossValue = { name: loss, type: tensorType(elemTypeOf(outType) ?? DataType.FLOAT, []) };
   const lossInfo: TrainingProgram['loss'] = { name: loss, kind: opts.loss, modelOutput: output, target };
   const outShape = shapeOf(g.outputs.find((o) => o.name === output)?.type);
   const classes = outShape?.[outShape.length - 1];
@@ -110,14 +113,14 @@ export function buildTrainingProgram(source: Model, opts: BuildOptions): Trainin
 
   // Eval: forward + loss (before the backward is added), parameters fed as inputs below.
   const evalModel = cloneModel(model);
-  evalModel.graph.outputs = [{ name: loss }, ...g.outputs.filter((o) => o.name === output)];
+  evalModel.graph.outputs = [lossValue, ...g.outputs.filter((o) => o.name === output)];
 
   // Training graph: forward + loss + backward; outputs the loss and the gradients.
   // Initializers the loss does not reach differentiably (e.g. BatchNormalization's running
   // statistics) are constants, not parameters.
   const grads = buildBackward(g, { loss, params: trainable, opset, omitWithoutGradient: true });
   if (grads.size === 0) throw new GraphError(`no parameter of the model reaches the loss on '${output}' through differentiable ops, so nothing would train`);
-  g.outputs = [{ name: loss }, ...[...grads.values()].map((name) => ({ name }))];
+  g.outputs = [lossValue, ...[...grads].map(([param, name]) => ({ name, type: g.typeOf(param) }))];
   const trained = [...grads.keys()];
   paramsToInputs(evalModel, trained);
   const step = insertOptimizer(model, {
