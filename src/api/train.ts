@@ -194,7 +194,7 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     if (trainer?.position && describe(trainer) !== describe(data))
       throw new UsageError(`--resume: ${latest} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
     if (trainer?.position) data.position = trainer.position;
-    if (opts.hyperparameters) session.hyperparameters = resolveHyperparameters(session.optimizer, { ...session.hyperparameters, ...Object.fromEntries(Object.entries(opts.hyperparameters).filter(([, v]) => v !== undefined)) });
+    if (opts.hyperparameters) session.hyperparameters = resolveHyperparameters(session.optimizer, session.hyperparameters, opts.hyperparameters);
     if (opts.log) {
       mkdirSync(dirname(opts.log), { recursive: true });
       truncateLog(opts.log, session.stepCount);

@@ -56,16 +56,18 @@ const RANGES: Record<string, [number, number, string]> = {
 const FLAG: Record<string, string> = { beta1: '--beta1', beta2: '--beta2', weightDecay: '--weight-decay', eps: '--eps', momentum: '--momentum' };
 
 /**
- * The optimizer's defaults overridden by `given` (undefined values ignored), checked; keys the
- * optimizer does not take are refused so a typo'd or misplaced flag is not silently ignored.
+ * The optimizer's defaults overridden by each layer in turn (undefined values, i.e. unset
+ * flags, ignored), checked; keys the optimizer does not take are refused so a misplaced flag
+ * is not silently ignored.
  */
-export function resolveHyperparameters(o: Optimizer, given: Record<string, number | undefined> = {}): Hyperparameters {
+export function resolveHyperparameters(o: Optimizer, ...layers: (Record<string, number | undefined> | undefined)[]): Hyperparameters {
   const h: Hyperparameters = { ...o.defaults };
-  for (const [k, v] of Object.entries(given)) {
-    if (v === undefined) continue;
-    if (!(k in o.defaults)) throw new UsageError(`${FLAG[k] ?? k} does not apply to ${o.name} (it takes ${Object.keys(o.defaults).map((x) => FLAG[x] ?? x).join(', ')})`);
-    h[k] = v;
-  }
+  for (const given of layers)
+    for (const [k, v] of Object.entries(given ?? {})) {
+      if (v === undefined) continue;
+      if (!(k in o.defaults)) throw new UsageError(`${FLAG[k] ?? k} does not apply to ${o.name} (it takes ${Object.keys(o.defaults).map((x) => FLAG[x] ?? x).join(', ')})`);
+      h[k] = v;
+    }
   for (const [k, v] of Object.entries(h)) {
     const r = RANGES[k];
     if (r && !(v >= r[0] && v < r[1])) throw new UsageError(`${FLAG[k] ?? k} must be in ${r[2]}, got ${v}`);

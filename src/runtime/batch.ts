@@ -10,7 +10,8 @@ export type Batch = Record<string, BatchTensor>;
 
 const ORT_NAME: Record<string, string> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8', float16: 'float16' };
 
-function typeOfArray(a: TypedArray): string {
+/** onnxruntime's type name for a TypedArray (Uint16Array is taken as float16). */
+export function typeOfArray(a: TypedArray): string {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
   if (a instanceof BigInt64Array) return 'int64';

@@ -17,7 +17,7 @@ import type { TypedArray } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { cloneModel } from '../ir/clone.js';
 import { optimizerByName, resolveHyperparameters, type Hyperparameters, type Optimizer } from '../optim/optimizer.js';
-import { batchRows, sliceRows, toFeeds, type Batch } from './batch.js';
+import { batchRows, sliceRows, toFeeds, typeOfArray, type Batch } from './batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { createSession, type ExecutionOptions } from './execution-provider.js';
 import { fromOrt, scalarF64, toOrt } from './ort-tensor.js';
@@ -85,7 +85,7 @@ export class TrainingSession {
     this.exec = { executionProvider: opts.executionProvider, deviceId: opts.deviceId, threads: opts.threads };
     const o = this.manifest.optimizer;
     this.optimizer = optimizerByName(o.name);
-    this.hyperparameters = resolveHyperparameters(this.optimizer, { ...o.hyperparameters, ...definedOnly(opts.hyperparameters) });
+    this.hyperparameters = resolveHyperparameters(this.optimizer, o.hyperparameters, opts.hyperparameters);
     this.baseLr = opts.lr ?? 1e-4;
     if (!(this.baseLr >= 0) || !Number.isFinite(this.baseLr)) throw new UsageError(`--lr must be a finite number >= 0, got ${opts.lr}`);
     this.schedule = opts.schedule ?? { kind: 'constant' };
@@ -266,7 +266,7 @@ export class TrainingSession {
     const out: Record<string, ort.Tensor> = {};
     const first: Batch = {};
     for (const [name, t] of Object.entries(stacked)) {
-      const tensor = t instanceof ort.Tensor ? t : new ort.Tensor(tensorTypeOf(t.data as TypedArray), t.data as Float32Array, [...t.dims]);
+      const tensor = t instanceof ort.Tensor ? t : new ort.Tensor(typeOfArray(t.data as TypedArray) as 'float32', t.data as Float32Array, [...t.dims]);
       if (tensor.dims[0] !== k) throw new DataError(`stacked data input '${name}' must have ${k} steps on its first axis, got shape [${tensor.dims.join(', ')}]`);
       out[name] = tensor;
       first[name] = unstack(tensor, 0);
@@ -449,16 +449,6 @@ export class TrainingSession {
     this.disposed = true;
     for (const s of [this.stepSession, this.loopSession, this.evalSession, this.gradSession, this.applySession]) await s?.release();
   }
-}
-
-/** The entries whose value is set (an unset CLI flag arrives as undefined). */
-function definedOnly(h: Record<string, number | undefined> = {}): Record<string, number> {
-  return Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined)) as Record<string, number>;
-}
-
-function tensorTypeOf(a: TypedArray): 'float32' {
-  const name = a instanceof Float64Array ? 'float64' : a instanceof BigInt64Array ? 'int64' : a instanceof Int32Array ? 'int32' : a instanceof Uint8Array ? 'uint8' : a instanceof Int8Array ? 'int8' : 'float32';
-  return name as 'float32';
 }
 
 /** Step i of a stacked tensor (a view). */
