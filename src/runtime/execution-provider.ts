@@ -19,7 +19,7 @@ export interface ExecutionOptions {
 }
 
 export const CUDA_INSTALL_HINT =
-  'the CUDA execution provider is not installed: onnxruntime-node ships CPU binaries only here. On a machine with an NVIDIA GPU, CUDA 12 and cuDNN 9, run `npm install onnxruntime-node --onnxruntime-node-install=cuda12` in this project, or use --ep cpu';
+  'the CUDA execution provider is not installed: onnxruntime-node ships CPU binaries only here. On a machine with an NVIDIA GPU, CUDA 12 and cuDNN 9, run `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` in the lion-onnx folder (onnxruntime-node-install=cuda12), or use --ep cpu';
 
 export function sessionOptions(opts: ExecutionOptions): ort.InferenceSession.SessionOptions {
   const ep = opts.executionProvider ?? 'cpu';

@@ -105,7 +105,7 @@ describe('lion-onnx train refuses bad data before writing anything', { timeout: 
   });
 
   it.skipIf(cudaProviderInstalled())('--ep cuda without the CUDA provider names what to install', () => {
-    expect(refuse([art, '--data', `x=${X}`, '--data', `target=${T}`, '--ep', 'cuda'])).toContain('onnxruntime-node-install=cuda12');
+    expect(refuse([art, '--data', `x=${X}`, '--data', `target=${T}`, '--ep', 'cuda'])).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js');
   });
 
   it('an .onnx target built on the fly is removed again when its data is refused', () => {
