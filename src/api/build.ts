@@ -7,11 +7,12 @@ import { buildTrainingProgram, type BuildOptions, type TrainingProgram } from '.
 
 export type { BuildOptions } from '../passes/build-training.js';
 
-export function writeTrainingProgram(outDir: string, p: TrainingProgram, opts: BuildOptions): Manifest {
+export function writeTrainingProgram(outDir: string, p: TrainingProgram, opts: BuildOptions, sourceFile?: string): Manifest {
   return writeArtifacts(outDir, p.step, {
     command: 'build',
     evalModel: p.evalModel,
     inferenceModel: p.inferenceModel,
+    inferenceSourceFile: sourceFile,
     gradModel: p.gradModel,
     applyModel: p.apply.model,
     loss: p.loss,
@@ -24,5 +25,5 @@ export function buildModel(model: Model, outDir: string, opts: BuildOptions): Ma
 }
 
 export function buildFromFile(modelPath: string, outDir: string, opts: BuildOptions): Manifest {
-  return buildModel(loadModel(modelPath), outDir, opts);
+  return writeTrainingProgram(outDir, buildTrainingProgram(loadModel(modelPath), opts), opts, modelPath);
 }

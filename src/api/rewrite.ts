@@ -33,6 +33,7 @@ export function rewriteTrainingModel(modelPath: string, outDir: string, opts: Re
     command: 'rewrite',
     groups: opts.groups,
     inferenceModel: model,
+    inferenceSourceFile: modelPath,
     gradModel: gradientGraph(model, program),
     applyModel: applyGraph(program, Math.max(defaultOpset(model), 13)).model,
   });

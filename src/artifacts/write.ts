@@ -2,17 +2,15 @@
  * Writes an artifacts directory (layout in manifest.ts) all at once: everything goes to a
  * temp folder beside DIR which then replaces DIR, so a failure leaves no half-written folder.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { saveModel } from '../onnx/model-io.js';
-import { DataType } from '../onnx/data-types.js';
-import type { Tensor } from '../onnx/tensor.js';
-import type { Model } from '../ir/graph.js';
+import { saveModel, type LoadedModel } from '../onnx/model-io.js';
+import { allGraphs, type Model } from '../ir/graph.js';
 import type { StepProgram } from '../passes/insert-optimizer.js';
 import { loopSteps } from '../passes/loop-steps.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
-import { encodeSafetensors } from './safetensors.js';
+import { encodeSafetensors, type ZerosEntry } from './safetensors.js';
 import { commitTemps, fsyncDir, writeTemp } from '../util/atomic-write.js';
 import { VERSION } from '../version.js';
 
@@ -20,6 +18,11 @@ export interface WriteArtifactsOptions {
   command: string;
   evalModel?: Model;
   inferenceModel?: Model;
+  /**
+   * The file `inferenceModel` was loaded from, unchanged: copied byte for byte instead of
+   * re-encoded (no second copy of the weights in memory) when it has no external data.
+   */
+  inferenceSourceFile?: string;
   /** Gradient accumulation graphs (see passes/split-update.ts). */
   gradModel?: Model;
   applyModel?: Model;
@@ -27,14 +30,13 @@ export interface WriteArtifactsOptions {
   groups?: { noDecay?: string; frozen?: string };
 }
 
-/** Zero optimizer state (every slot of every trained parameter). */
-export function initialState(program: StepProgram): Tensor[] {
+/** Zero optimizer state (every slot of every trained parameter), written without allocating it. */
+export function initialState(program: StepProgram): ZerosEntry[] {
   const byName = new Map(program.initialParams.map((t) => [t.name, t]));
   return program.parameters.flatMap((p) =>
     (p.state ?? []).map((s) => {
       const t = byName.get(p.name)!;
-      const Ctor = t.dataType === DataType.DOUBLE ? Float64Array : Float32Array;
-      return { name: s.name, dataType: t.dataType, dims: [...t.dims], data: new Ctor(t.data.length) };
+      return { name: s.name, dataType: t.dataType, dims: [...t.dims], zeros: true as const };
     }),
   );
 }
@@ -86,7 +88,11 @@ export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArt
     saveModel(program.model, join(tmp, manifest.graphs.step));
     saveModel(loopSteps(program), join(tmp, manifest.graphs.loop!));
     if (opts.evalModel) saveModel(opts.evalModel, join(tmp, 'eval.onnx'));
-    if (opts.inferenceModel) saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
+    if (opts.inferenceModel) {
+      const external = [...allGraphs(opts.inferenceModel.graph)].some((g) => g.initializers.some((t) => t.storage === 'external'));
+      if (opts.inferenceSourceFile && !external && !(opts.inferenceModel as LoadedModel).unknownFields?.length) copyFileSync(opts.inferenceSourceFile, join(tmp, 'inference.onnx'));
+      else saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
+    }
     if (opts.gradModel) saveModel(opts.gradModel, join(tmp, 'grad.onnx'));
     if (opts.applyModel) saveModel(opts.applyModel, join(tmp, 'apply.onnx'));
     const state = [...program.initialParams, ...initialState(program)];
