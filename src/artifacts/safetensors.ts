@@ -38,7 +38,24 @@ export interface SafetensorsFile {
 }
 
 /** Serializes tensors (in the given order) and metadata to chunks ready to write. */
-export function encodeSafetensors(tensors: Iterable<Tensor>, metadata: Record<string, string> = {}): Uint8Array[] {
+/** A tensor of zeros known only by its type and shape: written without allocating it. */
+export interface ZerosEntry {
+  name: string;
+  dataType: number;
+  dims: number[];
+  zeros: true;
+}
+
+/** Zero chunk reused for every ZerosEntry, so fresh optimizer state costs no memory to write. */
+const ZERO_CHUNK = new Uint8Array(1 << 20);
+
+function zeroChunks(bytes: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let left = bytes; left > 0; left -= ZERO_CHUNK.length) out.push(left >= ZERO_CHUNK.length ? ZERO_CHUNK : ZERO_CHUNK.subarray(0, left));
+  return out;
+}
+
+export function encodeSafetensors(tensors: Iterable<Tensor | ZerosEntry>, metadata: Record<string, string> = {}): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const bodies: Uint8Array[] = [];
@@ -48,10 +65,11 @@ export function encodeSafetensors(tensors: Iterable<Tensor>, metadata: Record<st
       throw new DataError(`safetensors cannot store two tensors named '${t.name}' (or one named __metadata__)`);
     const dtype = TO_ST.get(t.dataType);
     if (!dtype) throw new DataError(`safetensors cannot store tensor '${t.name}' of type ${dataTypeInfo(t.dataType)?.name ?? t.dataType}`);
-    const bytes = tensorBytes(t);
-    header[t.name] = { dtype, shape: t.dims, data_offsets: [offset, offset + bytes.length] };
-    bodies.push(bytes);
-    offset += bytes.length;
+    const chunks = 'zeros' in t ? zeroChunks(elementCount(t.dims) * (dataTypeInfo(t.dataType)!.bits / 8)) : [tensorBytes(t)];
+    const length = chunks.reduce((n, c) => n + c.length, 0);
+    header[t.name] = { dtype, shape: t.dims, data_offsets: [offset, offset + length] };
+    bodies.push(...chunks);
+    offset += length;
   }
   let json = JSON.stringify(header);
   // Pad the header with spaces so the data starts 8-byte aligned, as the reference writer does.
@@ -90,6 +108,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
       metadata = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]));
       continue;
     }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw bad(`tensor '${name}' is not an object with dtype, shape and data_offsets`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dataType = typeof e.dtype === 'string' ? FROM_ST.get(e.dtype) : undefined;
     if (dataType === undefined) throw bad(`tensor '${name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
