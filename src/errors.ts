@@ -7,10 +7,21 @@ export class LionOnnxError extends Error {
   /** Short machine-readable kind, e.g. "model-format". */
   readonly code: string;
   constructor(code: string, message: string) {
-    super(message);
+    super(oneLine(message));
     this.code = code;
     this.name = new.target.name;
   }
+}
+
+/**
+ * The message as one line: line breaks and other control characters (which model names, file
+ * names and JSON.parse's excerpts can carry) are written as escapes, so the CLI's single
+ * `error:` line stays single and a hostile name cannot drive the terminal.
+ */
+export function oneLine(message: string): string {
+  return message.replace(/[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]/g, (c) =>
+    c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** The bytes are not a valid ONNX model (truncated, garbage, wrong field types). */

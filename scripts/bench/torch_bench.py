@@ -193,7 +193,10 @@ def serve(threads):
                 loss = loss.item()
             reply = {"seconds": time.perf_counter() - t0, "loss": loss}
         elif cmd == "version":
-            reply = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+            torch.ones(64, 64) @ torch.ones(64, 64)
+            with open("/proc/self/maps") as f:
+                blas = sorted({l.split()[-1] for l in f if "blas" in l.split()[-1]})
+            reply = {"torch": torch.__version__, "threads": torch.get_num_threads(), "blasLibrary": blas}
         else:
             reply = {"error": f"unknown command {cmd}"}
         sys.stdout.write(json.dumps(reply) + "\n")

@@ -193,7 +193,12 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     const describe = (o: { batchSize?: number; seed?: number; shuffle?: boolean }) => `--batch-size ${o.batchSize} ${o.shuffle ? `--seed ${o.seed}` : '--no-shuffle'}`;
     if (trainer?.position && describe(trainer) !== describe(data))
       throw new UsageError(`--resume: ${latest} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
-    if (trainer?.position) data.position = trainer.position;
+    if (trainer?.position) {
+      const { epoch, batch } = trainer.position as Partial<DatasetPosition>;
+      if (!Number.isSafeInteger(epoch) || epoch! < 0 || !Number.isSafeInteger(batch) || batch! < 0 || batch! >= data.batchesPerEpoch)
+        throw new DataError(`--resume: ${latest} holds data position ${JSON.stringify(trainer.position)}, which is not a batch of this data (${data.batchesPerEpoch} per epoch); the checkpoint is damaged`);
+      data.position = trainer.position;
+    }
     if (opts.hyperparameters) session.hyperparameters = resolveHyperparameters(session.optimizer, session.hyperparameters, opts.hyperparameters);
     if (opts.log) {
       mkdirSync(dirname(opts.log), { recursive: true });

@@ -80,6 +80,9 @@ export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArt
     if (entries.length && !entries.includes('manifest.json'))
       throw new UsageError(`--out ${dir} is a non-empty folder that is not an artifacts directory; choose an empty or new folder`);
   }
+  // The folders made here go again on failure, so a refused build leaves nothing behind.
+  let made: string | null = null;
+  for (let d = dirname(target); !existsSync(d); d = dirname(d)) made = d;
   mkdirSync(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(tmp);
@@ -109,6 +112,7 @@ export function writeArtifacts(dir: string, program: StepProgram, opts: WriteArt
     return manifest;
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
+    if (made) rmSync(made, { recursive: true, force: true });
     throw e;
   }
 }

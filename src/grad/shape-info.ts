@@ -284,7 +284,7 @@ export class ShapeInfo {
         const elemType = t?.dataType ?? DataType.FLOAT;
         const dims = V(0);
         const s0 = S(0);
-        const shape = dims ?? (s0 && typeof s0[0] === 'number' ? new Array<Dim>(s0[0]).fill(null) : undefined);
+        const shape = dims ?? (s0 && typeof s0[0] === 'number' && s0[0] <= MAX_TRACKED ? new Array<Dim>(s0[0]).fill(null) : undefined);
         const fill = t && INT_TYPES.has(elemType) ? tensorToNumbers(t)[0] : undefined;
         out(0, { shape, elemType, value: dims && fill !== undefined && product(dims) <= MAX_TRACKED ? new Array(product(dims)).fill(fill) : undefined });
         return;
@@ -293,7 +293,8 @@ export class ShapeInfo {
         const [a, l, d] = [V(0), V(1), V(2)];
         if (a && l && d && d[0] !== 0) {
           const len = Math.max(0, Math.ceil((l[0] - a[0]) / d[0]));
-          out(0, { shape: [len], elemType: T(0), value: Array.from({ length: len }, (_, i) => a[0] + i * d[0]) });
+          // Counted, not listed, when large: Range(0, 10^12, 1) is a few bytes of model.
+          out(0, { shape: [Number.isSafeInteger(len) ? len : null], elemType: T(0), value: len <= MAX_TRACKED ? Array.from({ length: len }, (_, i) => a[0] + i * d[0]) : undefined });
         } else out(0, { shape: [null], elemType: T(0) });
         return;
       }
@@ -384,7 +385,7 @@ export class ShapeInfo {
           facts.shape = shape;
         } else {
           const ts = S(1);
-          if (ts && typeof ts[0] === 'number') facts.shape = new Array<Dim>(ts[0]).fill(null);
+          if (ts && typeof ts[0] === 'number' && ts[0] <= MAX_TRACKED) facts.shape = new Array<Dim>(ts[0]).fill(null);
         }
         out(0, facts);
         return;
@@ -410,7 +411,7 @@ export class ShapeInfo {
         const ts = S(1);
         const s = S(0);
         if (target) out(0, { shape: broadcastShapes([s, target]), elemType: T(0) });
-        else if (s && ts && typeof ts[0] === 'number') out(0, { shape: new Array<Dim>(Math.max(s.length, ts[0])).fill(null), elemType: T(0) });
+        else if (s && ts && typeof ts[0] === 'number' && ts[0] <= MAX_TRACKED) out(0, { shape: new Array<Dim>(Math.max(s.length, ts[0])).fill(null), elemType: T(0) });
         else out(0, { elemType: T(0) });
         return;
       }
@@ -508,11 +509,11 @@ export class ShapeInfo {
           axes.forEach((a, j) => {
             const ax = normAxis(a, s.length);
             const d = s[ax];
-            shape[ax] = typeof d === 'number' ? sliceRange(d, starts[j], ends[j], steps[j]).length : null;
+            shape[ax] = typeof d === 'number' ? (sliceSpan(d, starts[j], ends[j], steps[j])?.length ?? null) : null;
           });
           facts.shape = shape;
           const v = V(0);
-          if (v && s.length === 1 && typeof s[0] === 'number' && axes.length === 1) facts.value = sliceRange(s[0], starts[0], ends[0], steps[0]).map((i) => v[i]);
+          if (v && s.length === 1 && typeof s[0] === 'number' && s[0] <= MAX_TRACKED && axes.length === 1) facts.value = sliceRange(s[0], starts[0], ends[0], steps[0]).map((i) => v[i]);
         } else facts.shape = s.map(() => null);
         out(0, facts);
         return;
@@ -573,22 +574,30 @@ export class ShapeInfo {
   }
 }
 
-/** Indices selected by one axis of Slice, with ONNX's clamping rules. */
-export function sliceRange(dim: number, start: number, end: number, step: number): number[] {
+/**
+ * First index and count of the indices one axis of Slice selects (ONNX's clamping rules),
+ * computed rather than listed: a declared dim can be 10^12. Undefined for step 0, which ONNX
+ * forbids.
+ */
+export function sliceSpan(dim: number, start: number, end: number, step: number): { first: number; length: number } | undefined {
+  if (step === 0 || !Number.isFinite(step)) return undefined;
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   let s = start < 0 ? start + dim : start;
   let e = end < 0 ? end + dim : end;
   if (step > 0) {
     s = clamp(s, 0, dim);
     e = clamp(e, 0, dim);
-  } else {
-    s = clamp(s, 0, dim - 1);
-    e = clamp(e, -1, dim - 1);
+    return { first: s, length: e > s ? Math.ceil((e - s) / step) : 0 };
   }
-  const out: number[] = [];
-  if (step > 0) for (let i = s; i < e; i += step) out.push(i);
-  else for (let i = s; i > e; i += step) out.push(i);
-  return out;
+  s = clamp(s, 0, dim - 1);
+  e = clamp(e, -1, dim - 1);
+  return { first: s, length: s > e ? Math.ceil((s - e) / -step) : 0 };
+}
+
+/** Indices selected by one axis of Slice, with ONNX's clamping rules (for small dims: they are listed). */
+export function sliceRange(dim: number, start: number, end: number, step: number): number[] {
+  const span = sliceSpan(dim, start, end, step);
+  return span ? Array.from({ length: span.length }, (_, i) => span.first + i * step) : [];
 }
 
 function intArith(op: string, a: number[], b: number[]): number[] | undefined {

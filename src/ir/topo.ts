@@ -34,6 +34,7 @@ export function capturedNames(sg: Graph): string[] {
  * sorted graph keeps its order and unrelated nodes keep their relative order.
  */
 export function topoSort(graph: Graph): Node[] {
+  checkSingleWriter(graph);
   const producer = graph.producers();
   const indeg = new Map<Node, number>();
   const readers = new Map<Node, Node[]>();
@@ -68,6 +69,25 @@ export function topoSort(graph: Graph): Node[] {
     throw new GraphError(`the graph has a cycle through node '${stuck.name ?? stuck.opType}' (${stuck.opType})`);
   }
   return order;
+}
+
+/**
+ * Every value has one writer: a node output may not repeat another node's output, a graph
+ * input or an initializer. (A second writer made the backward walk, which looks values' producers
+ * up by name, fail with an internal error; found by fuzzing.)
+ */
+function checkSingleWriter(graph: Graph): void {
+  const label = (n: Node) => `'${n.name ?? n.opType}' (${n.opType})`;
+  const outside = new Set([...graph.inputs.map((i) => i.name), ...graph.initializers.map((t) => t.name)]);
+  const writer = new Map<string, Node>();
+  for (const n of graph.nodes)
+    for (const o of n.outputs) {
+      if (!o) continue;
+      const other = writer.get(o);
+      if (other) throw new GraphError(`value '${o}' is written by two nodes, ${label(other)} and ${label(n)}; an ONNX value has one producer — re-export the model`);
+      if (outside.has(o)) throw new GraphError(`node ${label(n)} writes '${o}', which is also a graph input or initializer; an ONNX value has one producer — re-export the model`);
+      writer.set(o, n);
+    }
 }
 
 /** A binary min-heap; topoSort's ready set, so sorting n nodes costs O(n log n). */

@@ -3,7 +3,7 @@
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { ExternalDataError, LionOnnxError, ModelFormatError } from '../errors.js';
+import { ExternalDataError, LionOnnxError, ModelFormatError, oneLine } from '../errors.js';
 import { modelFromProto, modelToProto } from '../ir/convert.js';
 import { allGraphs, type Model } from '../ir/graph.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
@@ -11,7 +11,13 @@ import { dataTypeInfo } from './data-types.js';
 import { checkLocation, externalReader } from './external-data.js';
 import { KNOWN_IR_VERSION, ModelProtoType, decodePlain, encodePlain, type ModelProto } from './schema.js';
 import { tensorBytes, type ExternalPlacement, type Tensor } from './tensor.js';
-import { findUnknownFields } from './unknown-fields.js';
+import { MAX_MESSAGE_DEPTH, NestingTooDeep, scanFields, type FieldScan } from './unknown-fields.js';
+
+/**
+ * Most nodes (all graphs together) a model may have. torch exports of billion-parameter
+ * transformers have 10^4 to 10^5; past this, build's time and memory grow out of hand.
+ */
+export const MAX_NODES = 500_000;
 
 /** protobuf cannot encode a message of 2 GiB or more; stay clear of it. */
 const PROTOBUF_LIMIT = 2 ** 31 - 1;
@@ -44,16 +50,20 @@ export interface LoadOptions {
 
 export function loadModelFromBytes(bytes: Uint8Array, opts: LoadOptions = {}): LoadedModel {
   const source = opts.source ?? 'model';
+  // Scanned before decoding: decoding allocates objects per node, a graph bomb would exhaust memory first.
+  const scan = scanFieldsSafe(bytes, source);
+  if (scan && scan.nodes > MAX_NODES)
+    throw new ModelFormatError(`${source}: the model has ${scan.nodes} nodes, more than the ${MAX_NODES} lion-onnx handles; nothing was decoded`);
   const proto = decodeModelProto(bytes, source);
   if (!proto.graph) throw new ModelFormatError(`${source}: not an ONNX model (no graph found); check the file`);
-  const unknown = findUnknownFieldsSafe(bytes);
+  const unknown = scan ? scan.unknown : ['(unreadable field structure)'];
   const ext = opts.baseDir !== undefined ? externalReader(opts.baseDir) : null;
   let model: LoadedModel;
   try {
     model = modelFromProto(proto, ext ? ext.read : null);
   } catch (e) {
     if (e instanceof LionOnnxError) {
-      e.message = `${source}: ${e.message}`;
+      e.message = oneLine(`${source}: ${e.message}`);
     }
     throw e;
   } finally {
@@ -64,11 +74,14 @@ export function loadModelFromBytes(bytes: Uint8Array, opts: LoadOptions = {}): L
   return model;
 }
 
-function findUnknownFieldsSafe(bytes: Uint8Array): string[] {
+/** The wire scan, or null when the bytes are not well-formed protobuf (decoding then says why). */
+function scanFieldsSafe(bytes: Uint8Array, source: string): FieldScan | null {
   try {
-    return findUnknownFields(bytes, ModelProtoType);
-  } catch {
-    return ['(unreadable field structure)'];
+    return scanFields(bytes, ModelProtoType);
+  } catch (e) {
+    if (e instanceof NestingTooDeep)
+      throw new ModelFormatError(`${source}: ${e.message} (subgraphs inside subgraphs, about ${Math.floor(MAX_MESSAGE_DEPTH / 3)} levels); lion-onnx refuses models nested this deep`);
+    return null;
   }
 }
 

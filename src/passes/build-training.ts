@@ -10,6 +10,7 @@
  */
 import { GraphError, UsageError } from '../errors.js';
 import { DataType, dataTypeName, isFloatType } from '../onnx/data-types.js';
+import { checkNodes } from '../onnx/node-check.js';
 import type { Manifest } from '../artifacts/manifest.js';
 import { cloneModel } from '../ir/clone.js';
 import { elemTypeOf, shapeOf, tensorType } from '../ir/value-type.js';
@@ -87,6 +88,7 @@ export function buildTrainingProgram(source: Model, opts: BuildOptions): Trainin
   let opset = defaultOpset(source);
   if (opset < MIN_OPSET)
     throw new GraphError(`the model imports ONNX opset ${opset || '(none)'}; lion-onnx needs opset ${MIN_OPSET} or later — re-export it (torch.onnx.export(..., opset_version=17))`);
+  checkNodes(source, (source as { source?: string }).source);
   const model = cloneModel(source);
   if (opset < RAISED_OPSET) {
     for (const o of model.opsetImports) if (!o.domain || o.domain === 'ai.onnx') o.version = RAISED_OPSET;

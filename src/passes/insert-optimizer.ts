@@ -14,6 +14,7 @@
  */
 import { GraphError } from '../errors.js';
 import { DataType, dataTypeName, isFloatType } from '../onnx/data-types.js';
+import { checkNodes } from '../onnx/node-check.js';
 import type { Tensor } from '../onnx/tensor.js';
 import { GraphBuilder } from '../ir/builder.js';
 import { cloneModel } from '../ir/clone.js';
@@ -85,6 +86,7 @@ export function insertOptimizer(source: Model, opts: InsertOptimizerOptions = {}
   const optimizer = optimizerByName(opts.optimizer ?? 'lion');
   const hyper = resolveHyperparameters(optimizer, opts.hyperparameters);
   const suffix = opts.gradSuffix ?? '_grad';
+  checkNodes(source, (source as { source?: string }).source);
   const model = cloneModel(source);
   const g = model.graph;
   const pairs = findGradientPairs(model, opts);

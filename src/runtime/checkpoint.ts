@@ -100,7 +100,7 @@ export function readCheckpoint(path: string): Checkpoint {
   } catch (e) {
     throw new DataError(`${jsonPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'checkpoint not found' : `not valid JSON (${(e as Error).message})`}`);
   }
-  if (info?.format !== CHECKPOINT_FORMAT || !Number.isInteger(info.step) || typeof info.state !== 'string' || typeof info.artifacts !== 'string' || /[\\/]/.test(info.state))
+  if (info?.format !== CHECKPOINT_FORMAT || !Number.isSafeInteger(info.step) || info.step < 0 || typeof info.state !== 'string' || typeof info.artifacts !== 'string' || /[\\/]/.test(info.state))
     throw new DataError(`${jsonPath}: not a lion-onnx checkpoint (format, step, state or artifacts missing)`);
   const dir = dirname(jsonPath);
   const st = readSafetensors(join(dir, info.state));

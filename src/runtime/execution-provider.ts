@@ -6,7 +6,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { RuntimeSetupError, UsageError } from '../errors.js';
+import { GraphError, ModelFormatError, RuntimeSetupError, UsageError } from '../errors.js';
+import { loadModel, loadModelFromBytes, modelToBytes } from '../onnx/model-io.js';
+import { allGraphs, type Model } from '../ir/graph.js';
+import { checkNodes } from '../onnx/node-check.js';
 
 export type ExecutionProviderName = 'cpu' | 'cuda';
 
@@ -53,15 +56,66 @@ export function cudaProviderInstalled(): boolean {
   }
 }
 
-/** Creates a session, turning a missing CUDA provider into a RuntimeSetupError. */
+/**
+ * Creates a session, turning a missing CUDA provider into a RuntimeSetupError. The graph is read
+ * and checked by lion-onnx first: onnxruntime aborts the whole process on some malformed graphs
+ * (a Mul with one input, a tensor whose data does not match its dims; found by fuzzing, see
+ * onnx/node-check.ts). What onnxruntime still refuses, at load or when running, becomes one
+ * typed line instead of its multi-line native message.
+ */
 export async function createSession(model: string | Uint8Array, opts: ExecutionOptions): Promise<ort.InferenceSession> {
   const so = sessionOptions(opts);
   if (opts.executionProvider === 'cuda' && !cudaProviderInstalled()) throw new RuntimeSetupError(CUDA_INSTALL_HINT);
+  const source = typeof model === 'string' ? model : 'the model';
+  const graph = typeof model === 'string' ? loadModel(model) : loadModelFromBytes(model, { source });
+  checkNodes(graph, source);
+  const input = withoutTrailingEmptyInputs(graph) ?? model;
+  let session: ort.InferenceSession;
   try {
-    return typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
+    session = typeof input === 'string' ? await ort.InferenceSession.create(input, so) : await ort.InferenceSession.create(input, so);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (opts.executionProvider === 'cuda' && /cuda|providers_shared|shared library/i.test(msg)) throw new RuntimeSetupError(CUDA_INSTALL_HINT);
-    throw e;
+    throw new ModelFormatError(`${source}: onnxruntime cannot load it: ${ortMessage(msg)}`);
   }
+  const run = session.run.bind(session);
+  session.run = (async (...args: Parameters<typeof run>) => {
+    try {
+      return await run(...args);
+    } catch (e) {
+      throw new GraphError(`${source}: onnxruntime failed running it: ${ortMessage(e instanceof Error ? e.message : String(e))}; the graph and the data fed to it do not fit`);
+    }
+  }) as typeof session.run;
+  return session;
+}
+
+/**
+ * The model's bytes with trailing '' inputs dropped (they mean the same as no input), or null
+ * when there are none. onnxruntime 1.30 segfaults optimizing a LayerNormalization whose omitted
+ * bias is written as '' (found by fuzzing). A model that cannot be re-encoded here (external
+ * data, fields from a newer ONNX) goes to onnxruntime as it is.
+ */
+function withoutTrailingEmptyInputs(model: Model): Uint8Array | null {
+  let changed = false;
+  for (const g of allGraphs(model.graph))
+    for (const n of g.nodes) {
+      let k = n.inputs.length;
+      while (k > 0 && n.inputs[k - 1] === '') k--;
+      if (k < n.inputs.length) {
+        n.inputs = n.inputs.slice(0, k);
+        changed = true;
+      }
+    }
+  if (!changed) return null;
+  try {
+    return modelToBytes(model);
+  } catch {
+    return null;
+  }
+}
+
+/** onnxruntime's message on one line, without the "Load model from ... failed:" it repeats. */
+function ortMessage(msg: string): string {
+  const line = msg.replace(/^Load model from .*? failed:\s*/s, '').replace(/\s*\n\s*/g, ' ').trim();
+  return line.length > 600 ? `${line.slice(0, 600)}…` : line;
 }

@@ -101,6 +101,11 @@ export class TrainingSession {
       if (!inputs.has(i.name)) throw new DataError(`${artifacts.path(this.manifest.graphs.step)} has no input '${i.name}' although the manifest lists it; rebuild the artifacts directory`);
     for (const name of inputs)
       if (!this.manifest.inputs.some((i) => i.name === name)) throw new DataError(`the step graph has an input '${name}' the manifest does not list; rebuild the artifacts directory`);
+    // And every output a step reads must be one the graph computes (an edited manifest may name others).
+    const outputs = new Set(stepSession.outputNames);
+    const read = [...this.manifest.outputs.map((o) => o.name), this.manifest.loss?.name, ...this.manifest.parameters.flatMap((p) => [p.output, ...(p.state ?? []).map((st) => st.output)])];
+    for (const name of read)
+      if (name !== undefined && !outputs.has(name)) throw new DataError(`${artifacts.path(this.manifest.graphs.step)} has no output '${String(name)}' although the manifest names it; rebuild the artifacts directory`);
   }
 
   /** Opens an artifacts directory written by `build` or `rewrite`. */
@@ -336,7 +341,14 @@ export class TrainingSession {
     const evalFile = this.manifest.graphs.eval;
     if (!evalFile) throw new UsageError('this artifacts directory has no eval graph (made by `rewrite`); evaluate needs one from `lion-onnx build`');
     this.evalSession ??= await createSession(this.artifacts.path(evalFile), this.exec);
-    const loss = this.manifest.loss!;
+    const loss = this.manifest.loss;
+    // An edited manifest may lack the loss or name outputs the eval graph does not have.
+    if (!loss) throw new DataError(`${this.artifacts.path('manifest.json')} names an eval graph but no loss; rebuild the artifacts directory`);
+    for (const name of [loss.name, loss.kind === 'cross-entropy' ? loss.modelOutput : undefined])
+      if (name !== undefined && !this.evalSession.outputNames.includes(name))
+        throw new DataError(`${this.artifacts.path(evalFile)} has no output '${String(name)}' for the manifest's loss; rebuild the artifacts directory`);
+    if (loss.kind === 'cross-entropy' && loss.target !== undefined && !this.manifest.dataInputs.includes(loss.target))
+      throw new DataError(`${this.artifacts.path('manifest.json')}: the loss target '${String(loss.target)}' is not a data input; rebuild the artifacts directory`);
     const params = Object.fromEntries(this.manifest.parameters.map((p) => [p.name, this.state.get(p.name)!]));
     let lossSum = 0;
     let rowsSum = 0;

@@ -4,7 +4,7 @@ import type { Dim } from '../../ir/value-type.js';
 import { DataType } from '../../onnx/data-types.js';
 import { makeTensor } from '../../onnx/tensor.js';
 import { dimOf, elemTypeOrThrow, ifNeeded, int64s, shapeOf, split, zerosLike } from '../emit.js';
-import { isStatic, sliceRange } from '../shape-info.js';
+import { isStatic, sliceSpan } from '../shape-info.js';
 import type { GradRule } from '../types.js';
 
 /** The output gradient split back into the inputs' extents along the concat axis. */
@@ -79,8 +79,8 @@ function staticPads(
   const pads = new Array<number>(2 * rank).fill(0);
   axes.forEach((a, j) => {
     const ax = a < 0 ? a + rank : a;
-    const picked = sliceRange(shape[ax], starts[j], ends[j], 1);
-    const begin = picked.length ? picked[0] : 0;
+    const picked = sliceSpan(shape[ax], starts[j], ends[j], 1)!;
+    const begin = picked.length ? picked.first : 0;
     pads[ax] = begin;
     pads[ax + rank] = shape[ax] - begin - picked.length;
   });

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+// npm run test:stress: the full fuzzing campaigns and the SIGKILL trials (see test/stress/).
+export default defineConfig({
+  test: {
+    include: ['test/stress/**/*.test.ts'],
+    testTimeout: 900_000,
+    hookTimeout: 120_000,
+  },
+});
