@@ -1,7 +1,7 @@
 /**
  * Benchmark: ONNX formulations of the Lion update on onnxruntime-node's CPU EP.
  *
- *   npm run bench -- [--sizes 1,16,64] [--only sign,clip,...] [--reps 7] [--threads 2] [--memory-m 192] [--no-many] [--no-ops]
+ *   npm run bench -- [--sizes 1,16,64] [--only sign,clip,...] [--reps 7] [--threads 2] [--group 3] [--memory-m 192] [--no-many] [--no-ops]
  *
  * Every formulation runs as the body of an ONNX Loop with p and m loop-carried and g (like the
  * hyperparameters) read from the enclosing graph; the Loop's results are reduced to one scalar,
@@ -68,6 +68,11 @@ const ORT_VERSION = JSON.parse(readFileSync(createRequire(import.meta.url).resol
 
 /** Values (p, m, g of all sessions alive at once) a group of interleaved candidates may hold. */
 const MEMORY_PARAMS = Number(arg('memory-m') ?? 192) * MI;
+/**
+ * Sessions per group (the anchor included). Small groups: a session made after many others is
+ * measurably slower (fragmented memory, fewer huge pages?), which would favour the first ones.
+ */
+const GROUP = Number(arg('group') ?? 3);
 const AT_64M = ['identity', 'add2', 'sign', 'where', 'clip', 'lion.ts', 'lion.ts+guard', 'lion.ts+guard.ts', 'sign+if-guard', 'clip+if-guard'];
 const HYPER = { lr: 1e-3, beta1: 0.9, beta2: 0.99, weightDecay: 0.1 };
 
@@ -838,11 +843,12 @@ async function main(): Promise<void> {
   /**
    * REPS rounds over `items`: in each round every item gives one sample, so all of them see the
    * same mix of quiet and busy moments on this shared machine. Sessions stay alive across rounds
-   * (16M values: ~700 MB of arena each, 64M: ~2.8 GB), so items are split into groups that fit
-   * MEMORY_PARAMS; every group also runs `anchor` (the Sign formulation), whose samples pool.
+   * (16M values: ~700 MB of arena each, 64M: ~2.8 GB), so items are split into small groups
+   * (GROUP, MEMORY_PARAMS); every group also runs `anchor` (the Sign formulation), whose samples
+   * pool, and ×sign pairs each sample with the anchor's of the same round.
    */
-  async function rounds(items: Item[], data: { p: Float32Array; m: Float32Array; g: Float32Array }, copy?: Memcpy, anchor?: Item): Promise<void> {
-    const perGroup = Math.max(2, Math.floor(MEMORY_PARAMS / Math.max(...items.map((it) => it.count * it.size))));
+  async function rounds(items: Item[], data: { p: Float32Array; m: Float32Array; g: Float32Array }, copy?: Memcpy, anchor?: Item, group = GROUP): Promise<void> {
+    const perGroup = Math.max(2, Math.min(group, Math.floor(MEMORY_PARAMS / Math.max(...items.map((it) => it.count * it.size)))));
     const rest = anchor ? items.filter((it) => keyOf(it) !== keyOf(anchor)) : items;
     const groups: Item[][] = [];
     const size = anchor ? perGroup - 1 : perGroup;
@@ -923,7 +929,8 @@ async function main(): Promise<void> {
         { c, count: 1, size: n, flat: false },
       ]);
     const before = timings.length;
-    await rounds(items, data);
+    // Small sessions (2M values): all in one group.
+    await rounds(items, data, undefined, undefined, items.length);
     many.push(...timings.splice(before));
   }
 
