@@ -23,7 +23,8 @@ import { removeDeadNodes, topoSort } from '../ir/topo.js';
 import { elemTypeOf, formatShape, shapeOf, tensorType } from '../ir/value-type.js';
 import type { IoEntry, InputRole, OutputRole, ParameterEntry } from '../artifacts/manifest.js';
 import { assignGroups, type GroupPatterns } from '../optim/groups.js';
-import { NONFINITE_OUTPUT, emitKeepIf, emitNonFiniteFlag, type NonFiniteMode } from '../optim/nonfinite.js';
+import { emitGuarded, type Guarded } from '../optim/guard.js';
+import { NONFINITE_OUTPUT, emitNonFiniteFlag, type NonFiniteMode } from '../optim/nonfinite.js';
 import { optimizerByName, resolveHyperparameters, type Hyperparameters, type OptimizerName } from '../optim/optimizer.js';
 
 export interface InsertOptimizerOptions {
@@ -158,28 +159,36 @@ export function insertOptimizer(source: Model, opts: InsertOptimizerOptions = {}
   const nonFinite = opts.nonFinite ?? 'skip';
   const updated = parameters.filter((p) => p.group !== 'frozen');
   const guard = nonFinite === 'propagate' ? undefined : (b.claim(NONFINITE_OUTPUT, 'the non-finite gradient flag'), emitNonFiniteFlag(b, updated.map((p) => gradOf.get(p.name)!)));
+  // Scalars shared by all parameters of one element type, emitted outside the guard.
   const sharedByType = new Map<number, unknown>();
   for (const p of updated) {
     const dt = initialByName.get(p.name)!.dataType;
     if (!sharedByType.has(dt)) sharedByType.set(dt, optimizer.emitShared(b, dt));
-    const state = p.state!;
-    // With the guard, the update writes temporaries and Where keeps the old values on a
-    // non-finite step.
-    const names = {
-      param: p.name,
-      grad: gradOf.get(p.name)!,
-      state: state.map((s) => s.name),
-      paramOut: guard ? b.fresh(`${p.name}.${optimizer.name}_new`) : p.output!,
-      stateOut: state.map((s) => (guard ? b.fresh(`${s.name}_new`) : s.output)),
-    };
-    optimizer.emitUpdate(b, sharedByType.get(dt), names, p.group === 'decay');
-    if (guard) {
-      emitKeepIf(b, guard, p.name, names.paramOut, p.output!);
-      state.forEach((s, i) => emitKeepIf(b, guard, s.name, names.stateOut[i], s.output));
-    }
   }
-
   const typeOfParam = (name: string) => tensorType(initialByName.get(name)!.dataType, initialByName.get(name)!.dims);
+  // With the guard, the updates write temporaries inside the else branch of one If on the flag,
+  // whose then branch passes the old values through (optim/guard.ts): a skipped step costs
+  // copies, a normal one nothing beyond the update.
+  const emitUpdates = (): Guarded[] =>
+    updated.flatMap((p) => {
+      const state = p.state!;
+      const names = {
+        param: p.name,
+        grad: gradOf.get(p.name)!,
+        state: state.map((s) => s.name),
+        paramOut: guard ? b.fresh(`${p.name}.${optimizer.name}_new`) : p.output!,
+        stateOut: state.map((s) => (guard ? b.fresh(`${s.name}_new`) : s.output)),
+      };
+      optimizer.emitUpdate(b, sharedByType.get(initialByName.get(p.name)!.dataType), names, p.group === 'decay');
+      const type = typeOfParam(p.name);
+      return [
+        { old: p.name, updated: names.paramOut, out: p.output!, type },
+        ...state.map((s, i) => ({ old: s.name, updated: names.stateOut[i], out: s.output, type })),
+      ];
+    });
+  if (guard) emitGuarded(b, guard, emitUpdates);
+  else emitUpdates();
+
   const kept = otherOutputs.sort((a, b2) => (a.name === loss ? -1 : b2.name === loss ? 1 : 0));
   g.outputs = [
     ...kept,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataError } from '../../src/errors.js';
-import { insertLion } from '../../src/passes/insert-optimizer.js';
+import { insertLion, insertOptimizer } from '../../src/passes/insert-optimizer.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import type { NonFiniteMode } from '../../src/optim/nonfinite.js';
@@ -42,6 +42,19 @@ describe('non-finite gradients', () => {
     expect(snapshot(s)).not.toEqual(before);
     expect(s.stepCount).toBe(5);
     await s.dispose();
+  });
+
+  it('skip emits every update inside one If on the flag, not a Where per tensor', () => {
+    for (const optimizer of ['lion', 'adamw', 'sgd'] as const) {
+      const program = insertOptimizer(gradientsAsInputs({ a: { dims: [3], values: [1, 2, 3] }, b: { dims: [2], values: [-1, 1] } }), { optimizer });
+      const top = program.model.graph.nodes;
+      expect(top.filter((n) => n.opType === 'If')).toHaveLength(1);
+      expect(top.some((n) => n.opType === 'Where')).toBe(false);
+      // Each parameter and state output is written by the If (never by an update node outside it).
+      const ifNode = top.find((n) => n.opType === 'If')!;
+      const written = program.outputs.filter((o) => o.role === 'param' || o.role === 'state').map((o) => o.name);
+      expect([...ifNode.outputs].sort()).toEqual([...written].sort());
+    }
   });
 
   it('error: stops with a DataError and the state unchanged', async () => {
