@@ -9,6 +9,12 @@ import { describe, expect, it } from 'vitest';
 import { checkVjp, type InputSpec, type VjpSpec } from './check-vjp.js';
 
 const x = (...shape: number[]): InputSpec => ({ shape });
+/** Distinct values 0.1 apart in a scrambled order: no two in a pooling window are within a finite-difference step. */
+const spread = (...shape: number[]): InputSpec => {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const stride = [37, 41, 43, 47].find((p) => n % p !== 0)!;
+  return { shape, values: Array.from({ length: n }, (_, i) => ((i * stride) % n) / 10 - n / 20) };
+};
 /** A per-channel running statistic: fed as a constant, never differentiated. */
 const stat = (c: number, range: [number, number]): InputSpec => ({ shape: [c], range, constant: true, grad: false });
 
@@ -34,6 +40,14 @@ const cases: Case[] = [
   ],
   ['Conv 1-D stride 2 pads [0,1]', { op: 'Conv', attrs: { strides: [2], pads: [0, 1] }, inputs: [x(2, 3, 9), x(4, 3, 2), x(4)] }, F32_LINEAR],
   ['Conv 3-D stride 2', { op: 'Conv', attrs: { strides: [2, 2, 2], pads: [1, 0, 0, 0, 1, 0] }, inputs: [x(1, 2, 4, 5, 4), x(2, 2, 2, 2, 2)] }, F32_LINEAR],
+  // Stride 1, ungrouped: dX is a Conv with the flipped kernel (conv.ts inputGradByConv).
+  ['Conv stride 1 pads 2 (LeNet), bias', { op: 'Conv', attrs: { pads: [2, 2, 2, 2] }, inputs: [x(2, 3, 6, 6), x(4, 3, 5, 5), x(4)] }, F32_LINEAR],
+  ['Conv stride 1, asymmetric pads, dilations [2,1]', { op: 'Conv', attrs: { pads: [1, 0, 2, 1], dilations: [2, 1] }, inputs: [x(1, 2, 7, 6), x(3, 2, 3, 2)] }, F32_LINEAR],
+  ['Conv stride 1, pads wider than the kernel (ConvTranspose)', { op: 'Conv', attrs: { pads: [3, 0, 0, 3] }, inputs: [x(1, 2, 4, 4), x(2, 2, 2, 2)] }, F32_LINEAR],
+  ['Conv 1-D stride 1 SAME_UPPER, even kernel', { op: 'Conv', attrs: { auto_pad: 'SAME_UPPER' }, inputs: [x(2, 2, 7), x(3, 2, 4), x(3)] }, F32_LINEAR],
+  ['Conv 3-D stride 1 pads', { op: 'Conv', attrs: { pads: [1, 1, 0, 1, 1, 1] }, inputs: [x(1, 2, 4, 4, 3), x(2, 2, 3, 3, 2)] }, F32_LINEAR],
+  ['Conv dynamic, stride 1 pads [1,2,2,1]', { op: 'Conv', attrs: { kernel_shape: [3, 3], pads: [1, 2, 2, 1] }, inputs: [x(2, 2, 5, 6), x(3, 2, 3, 3), x(3)], dynamic: true }, F32_LINEAR],
+  ['Conv dynamic, stride 1 SAME_UPPER (ConvTranspose)', { op: 'Conv', attrs: { kernel_shape: [3, 2], auto_pad: 'SAME_UPPER' }, inputs: [x(1, 2, 5, 6), x(2, 2, 3, 2)], dynamic: true }, F32_LINEAR],
   // Dynamic lines declare every dim symbolic, W's too: kernel_shape (which exporters write) gives the kernel size.
   ['Conv dynamic, stride 2 uneven, pad 1', { op: 'Conv', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, inputs: [x(2, 2, 6, 7), x(3, 2, 3, 3), x(3)], dynamic: true }, F32_LINEAR],
   // No end pad to absorb the unread last row/column: dX must grow by output_padding.
@@ -43,6 +57,11 @@ const cases: Case[] = [
 
   // MaxPool (float64).
   ['MaxPool 2x2 stride 2', { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, inputs: [x(2, 2, 4, 4)] }],
+  // Disjoint windows in float32 take MaxUnpool; values 0.1 apart so the ±1e-2 steps never swap a window's maximum.
+  ['MaxPool float32 2x2 stride 2 (MaxUnpool)', { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, inputs: [spread(2, 2, 4, 4)], dtype: 'float32' }],
+  ['MaxPool float32 2x2 stride 2 pads 1, odd size (MaxUnpool)', { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 0, 0, 1] }, inputs: [spread(2, 3, 5, 5)], dtype: 'float32' }],
+  ['MaxPool float32 dilation 2 stride 3, ceil_mode (MaxUnpool)', { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [3, 3], dilations: [2, 2], ceil_mode: 1 }, inputs: [spread(1, 2, 7, 8)], dtype: 'float32' }],
+  ['MaxPool float32 1-D SAME_UPPER, dynamic (MaxUnpool)', { op: 'MaxPool', attrs: { kernel_shape: [2], strides: [2], auto_pad: 'SAME_UPPER' }, inputs: [spread(2, 3, 7)], dtype: 'float32', dynamic: true }],
   ['MaxPool 3x3 stride 1 pad 1 (overlapping)', { op: 'MaxPool', attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, inputs: [x(1, 2, 5, 5)] }],
   ['MaxPool with Indices output', { op: 'MaxPool', attrs: { kernel_shape: [3, 3], strides: [2, 2] }, inputs: [x(2, 2, 5, 5)], outputs: 2, lossOutputs: [0] }],
   [
@@ -120,6 +139,46 @@ describe('nn gradient rules against finite differences', () => {
       // Only standard ops: ONNX Runtime's training ops do not load in onnxruntime-node.
       expect(r.model.graph.nodes.filter((n) => n.domain && n.domain !== 'ai.onnx').map((n) => n.opType)).toEqual([]);
     });
+});
+
+describe('Conv input gradient: which op computes it', () => {
+  const opsOf = async (spec: VjpSpec) => (await checkVjp(spec, { tol: F32_LINEAR })).model.graph.nodes.map((n) => n.opType);
+  it('stride 1, group 1: a Conv with the flipped kernel, no ConvTranspose', async () => {
+    const ops = await opsOf({ op: 'Conv', attrs: { pads: [2, 2, 2, 2] }, inputs: [x(2, 3, 6, 6), x(4, 3, 5, 5)] });
+    expect(ops).not.toContain('ConvTranspose');
+    expect(ops.filter((o) => o === 'Conv').length).toBe(3); // forward, dW, dX
+  });
+  it('stride 2, group 2, or pads wider than the kernel: the ConvTranspose', async () => {
+    for (const spec of [
+      { op: 'Conv', attrs: { strides: [2, 2] }, inputs: [x(1, 2, 5, 5), x(2, 2, 3, 3)] },
+      { op: 'Conv', attrs: { group: 2 }, inputs: [x(1, 4, 5, 5), x(4, 2, 3, 3)] },
+      { op: 'Conv', attrs: { pads: [3, 0, 0, 3] }, inputs: [x(1, 2, 4, 4), x(2, 2, 2, 2)] },
+    ] as VjpSpec[])
+      expect(await opsOf(spec)).toContain('ConvTranspose');
+  });
+});
+
+describe('MaxPool gradient: which op scatters it', () => {
+  const opsOf = async (spec: VjpSpec) => (await checkVjp(spec)).model.graph.nodes.map((n) => n.opType);
+  it('float32, disjoint windows, static spatial sizes: MaxUnpool', async () => {
+    for (const pads of [undefined, [1, 0, 0, 1]]) {
+      const ops = await opsOf({ op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2], ...(pads ? { pads } : {}) }, inputs: [spread(2, 3, 5, 5)], dtype: 'float32' });
+      expect(ops).toContain('MaxUnpool');
+      expect(ops).not.toContain('ScatterElements');
+    }
+  });
+  it('float64, overlapping windows, a ceil_mode window MaxUnpool would refuse, or dynamic sizes: ScatterElements', async () => {
+    for (const spec of [
+      { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, inputs: [spread(1, 2, 4, 4)], dtype: 'float64' },
+      { op: 'MaxPool', attrs: { kernel_shape: [3, 3], strides: [2, 2] }, inputs: [spread(1, 2, 5, 5)], dtype: 'float32' },
+      { op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [3, 3], dilations: [2, 2], ceil_mode: 1 }, inputs: [spread(1, 2, 7, 8)], dtype: 'float32' },
+      { op: 'MaxPool', attrs: { kernel_shape: [2], strides: [2] }, inputs: [spread(2, 3, 8)], dtype: 'float32', dynamic: true },
+    ] as VjpSpec[]) {
+      const ops = await opsOf(spec);
+      expect(ops).toContain('ScatterElements');
+      expect(ops).not.toContain('MaxUnpool');
+    }
+  });
 });
 
 describe('nn gradient rules: refusals', () => {

@@ -37,8 +37,28 @@ const disjoint = (w: Window) => w.kernel.every((k, i) => w.strides[i] >= w.dilat
  * replayed with its Indices output (or that output reused), which ONNX defines as flat offsets
  * into X (batch and channel included), and the gradient is scatter-added into flat zeros.
  * Overlapping windows can pick one position twice, so the scatter must add: ScatterElements'
- * reduction arrived in opset 16. Disjoint windows need no reduction and work at any opset.
+ * reduction arrived in opset 16. Disjoint windows need no reduction and work at any opset; in
+ * float32 they use MaxUnpool, which is that very scatter (same values, bit for bit) without the
+ * zeros input: 0.2 ms against 3.5 ms for ConstantOfShape + ScatterElements on LeNet's first
+ * pooling at batch 64. onnxruntime has MaxUnpool kernels for float32 only.
  */
+/**
+ * Pads for a MaxUnpool that writes onto X's grid, or null when it cannot be used. onnxruntime
+ * checks the given output shape against (out − 1)·stride + kernel − pads and refuses a smaller
+ * one (which ceil_mode and dilations can produce), so the check needs static spatial sizes.
+ */
+function maxUnpoolPads(ctx: GradContext, w: Window, X: string): number[] | null {
+  const rank = ctx.shape(X)?.length;
+  if (rank === undefined) return null;
+  const inDims = dimsOf(ctx, X, 2, rank);
+  const outDims = ctx.shape(ctx.O(0))?.slice(2);
+  if (typeof inDims === 'string' || !isStatic(outDims)) return null;
+  const { begin, end } = padsOf(ctx, w, X, inDims);
+  if (typeof begin === 'string' || typeof end === 'string') return null;
+  const fits = inDims.every((n, i) => (outDims[i] - 1) * w.strides[i] + w.kernel[i] - begin[i] - end[i] <= n);
+  return fits ? [...begin, ...end] : null;
+}
+
 export const maxPoolGrad: GradRule = {
   opType: 'MaxPool',
   backward: (ctx) => {
@@ -51,6 +71,8 @@ export const maxPoolGrad: GradRule = {
     if (add && ctx.opset < 16)
       throw new GraphError(`the gradient of MaxPool '${node.name ?? ''}' with overlapping windows needs ScatterElements with reduction (opset 16); the model has opset ${ctx.opset}, convert it to opset 16 or later`);
     const indices = node.outputs[1] && attrInt(node, 'storage_order', 0) === 0 ? ctx.O(1) : b.add('MaxPool', [X], poolAttrs(ctx), { outputs: 2 })[1];
+    const unpoolPads = !add && ctx.elemType(X) === DataType.FLOAT ? maxUnpoolPads(ctx, w, X) : null;
+    if (unpoolPads) return [b.op('MaxUnpool', [g, indices, shapeOf(ctx, X)], { kernel_shape: w.kernel, strides: w.strides, pads: unpoolPads })];
     const sx = ctx.shape(X);
     const size = isStatic(sx) ? int64s(ctx, [sx.reduce((p, d) => p * d, 1)]) : b.op('Reshape', [b.op('Size', [X]), int64s(ctx, [1])]);
     const zeros = b.op('ConstantOfShape', [size], { value: makeTensor('', elemTypeOrThrow(ctx, X, 'the gradient of MaxPool'), [1], [0]) });
