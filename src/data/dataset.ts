@@ -115,12 +115,20 @@ export class ArrayDataset {
         buf = new (data.constructor as new (n: number) => TypedArray)(k * this.batchSize * row);
         this.buffers.set(key, buf);
       }
-      plan.forEach(({ order, start }, s) => {
+      // Row by row with an index loop over 32-bit words (or bytes): a subarray per row would
+      // allocate an object for every example of every step (most of the training loop's
+      // garbage), and reading int64 or float elements directly would box BigInts and numbers.
+      const to = words(buf);
+      const from = words(data);
+      const unit = (row * data.BYTES_PER_ELEMENT) / to.BYTES_PER_ELEMENT;
+      for (let s = 0; s < k; s++) {
+        const { order, start } = plan[s];
         for (let i = 0; i < this.batchSize; i++) {
-          const src = (order ? order[start + i] : start + i) * row;
-          (buf as Float32Array).set((data as Float32Array).subarray(src, src + row), (s * this.batchSize + i) * row);
+          const src = (order ? order[start + i] : start + i) * unit;
+          const dst = (s * this.batchSize + i) * unit;
+          for (let j = 0; j < unit; j++) to[dst + j] = from[src + j];
         }
-      });
+      }
       out[name] = { data: buf, dims };
     }
     return out;
@@ -138,4 +146,11 @@ export class ArrayDataset {
       yield out;
     }
   }
+}
+
+/** The array's bytes as 32-bit words when its elements are whole words, else as bytes. */
+function words(a: TypedArray): Int32Array | Uint8Array {
+  return a.BYTES_PER_ELEMENT % 4 === 0 && a.byteOffset % 4 === 0
+    ? new Int32Array(a.buffer, a.byteOffset, a.byteLength / 4)
+    : new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
