@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraphError, ModelFormatError, RuntimeSetupError, UsageError } from '../errors.js';
@@ -17,7 +18,11 @@ export interface ExecutionOptions {
   executionProvider?: ExecutionProviderName;
   /** CUDA device. */
   deviceId?: number;
-  /** Intra-op threads (default: onnxruntime's choice, one per core). */
+  /**
+   * Intra-op threads. Default: one per core the process may use (os.availableParallelism()),
+   * set explicitly: left to onnxruntime, its own choice (with its thread pinning) trained the
+   * bundled CNN at half the speed on a 2-core machine (60 vs 120 steps/s, 1 thread 75).
+   */
   threads?: number;
 }
 
@@ -33,11 +38,10 @@ export function sessionOptions(opts: ExecutionOptions): ort.InferenceSession.Ses
     logSeverityLevel: 4,
     executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: opts.deviceId ?? 0 }] : ['cpu'],
   };
-  if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new UsageError(`--threads must be a whole number >= 1, got ${opts.threads}`);
-    so.intraOpNumThreads = opts.threads;
-    so.interOpNumThreads = 1;
-  }
+  const threads = opts.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a whole number >= 1, got ${opts.threads}`);
+  so.intraOpNumThreads = threads;
+  so.interOpNumThreads = 1;
   return so;
 }
 
