@@ -620,7 +620,11 @@ function markdown(r) {
   else if (d) {
     for (const [size, e] of Object.entries(d.sizes)) {
       const isBig = size === '100m';
-      L.push(`| build: peak RSS ÷ model bytes | transformer ${size} (${(e.modelBytes / MB).toFixed(0)} MB) | ${fmt(e.peakRssOverModelBytes)}× | ≤ 1.5× | ${verdict(e.peakRssOverModelBytes <= 1.5)} |`);
+      // The targets are the 100M build's; 10M and 30M show how time and memory grow. Node
+      // itself starts at about 55 MB of RSS, more than 1.5× the 10M model's 37 MB.
+      L.push(
+        `| build: peak RSS ÷ model bytes (above Node's start: (peak − start) ÷ model) | transformer ${size} (${(e.modelBytes / MB).toFixed(0)} MB) | ${fmt(e.peakRssOverModelBytes)}× (${fmt(e.peakRssAboveStartOverModelBytes)}×) | ${isBig ? '≤ 1.5×' : ''} | ${isBig ? verdict(e.peakRssOverModelBytes <= 1.5) : ''} |`,
+      );
       L.push(`| build: seconds (${fmt(e.secondsPerGB, 1)} s/GB) | transformer ${size} | ${fmt(e.buildSeconds, 1)} s | ${isBig ? '≤ 10 s' : ''} | ${isBig ? verdict(e.buildSeconds <= 10) : ''} |`);
     }
     if (d.growthExponent) L.push(`| build growth exponent vs model bytes (1 = linear): time; RSS | ${d.growthExponent.between} | ${fmt(d.growthExponent.buildSeconds)} ; ${fmt(d.growthExponent.peakRssAboveStart)} | ≈ 1 | |`);
