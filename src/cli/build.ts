@@ -1,18 +1,14 @@
 import type { CommandModule } from 'yargs';
 import { buildFromFile } from '../api/build.js';
-import { hyperparametersFrom, lionOptions, type HyperparameterArgs } from './options.js';
+import { hyperparametersFrom, lionOptions, type OptimizerArgs } from './options.js';
 
-interface Args extends HyperparameterArgs {
+interface Args extends OptimizerArgs {
   model: string;
   out: string;
   loss: 'cross-entropy' | 'mse' | 'bce';
   output?: string;
   targetName: string;
   params?: string;
-  optimizer: 'lion' | 'adamw' | 'sgd';
-  noDecay?: string;
-  frozen?: string;
-  nonfinite: 'skip' | 'error' | 'propagate';
 }
 
 export const buildCommand: CommandModule<object, Args> = {

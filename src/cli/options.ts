@@ -23,6 +23,14 @@ export function hyperparametersFrom(a: HyperparameterArgs): Record<string, numbe
   return { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay, eps: a.eps, momentum: a.momentum };
 }
 
+/** What lionOptions adds, typed (build, rewrite). */
+export interface OptimizerArgs extends HyperparameterArgs {
+  optimizer: 'lion' | 'adamw' | 'sgd';
+  noDecay?: string;
+  frozen?: string;
+  nonfinite: 'skip' | 'error' | 'propagate';
+}
+
 /** Options of the passes that emit an optimizer (build, rewrite). */
 export function lionOptions<T>(y: Argv<T>) {
   return hyperparameterOptions(y)

@@ -1,17 +1,13 @@
 import type { CommandModule } from 'yargs';
 import { rewriteTrainingModel } from '../api/rewrite.js';
-import { hyperparametersFrom, lionOptions, type HyperparameterArgs } from './options.js';
+import { hyperparametersFrom, lionOptions, type OptimizerArgs } from './options.js';
 
-interface Args extends HyperparameterArgs {
+interface Args extends OptimizerArgs {
   model: string;
   out: string;
   gradSuffix: string;
   gradMap?: string;
   loss?: string;
-  optimizer: 'lion' | 'adamw' | 'sgd';
-  noDecay?: string;
-  frozen?: string;
-  nonfinite: 'skip' | 'error' | 'propagate';
 }
 
 export const rewriteCommand: CommandModule<object, Args> = {
