@@ -5,7 +5,8 @@
  * when any element is), and when the total is not finite every parameter and momentum keeps
  * its old value — like mixed-precision training's found-inf skip. The flag is an output; the
  * runtime counts skipped steps (`skip`) or stops with an error (`error`). `propagate` emits no
- * check at all.
+ * check at all. insert-optimizer emits the skip as one If around all the updates (guard.ts);
+ * emitKeepIf, a Where per tensor, is the older form the update benchmark compares it with.
  */
 import { UsageError } from '../errors.js';
 import { DataType } from '../onnx/data-types.js';
