@@ -86,9 +86,20 @@ function probePython() {
 // ---------------------------------------------------------------------------------------------
 // PyTorch timing server (scripts/bench/torch_bench.py serve)
 
+/**
+ * glibc settings for the PyTorch processes: with its default, dynamic thresholds glibc hands
+ * PyTorch's per-step temporaries back to the OS and every step pays the page faults again
+ * (about 3 ms per MB on these machines), which made PyTorch's CNN swing between 35 and 170
+ * steps/s from run to run (scripts/bench/torch_cnn_alone.py). Fixed thresholds keep it at its
+ * best, which is the fair contender. lion-onnx needs none: onnxruntime's arena reuses memory.
+ * OMP_WAIT_POLICY=PASSIVE: PyTorch's OpenMP threads otherwise spin on the cores a threaded BLAS
+ * needs (an OpenBLAS PyTorch ran the MLP at 120-300 steps/s spinning, 480-520 passive).
+ */
+const TORCH_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: String(2 ** 30), MALLOC_TRIM_THRESHOLD_: String(2 ** 30), OMP_WAIT_POLICY: 'PASSIVE' };
+
 class TorchServer {
   constructor(threads, env = {}) {
-    this.proc = spawn(PYTHON, [join(ROOT, 'scripts', 'bench', 'torch_bench.py'), 'serve', String(threads)], { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...env } });
+    this.proc = spawn(PYTHON, [join(ROOT, 'scripts', 'bench', 'torch_bench.py'), 'serve', String(threads)], { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT, env: { ...process.env, ...TORCH_MALLOC_ENV, ...env } });
     this.lines = createInterface({ input: this.proc.stdout });
     this.waiting = [];
     this.err = '';
@@ -760,7 +771,7 @@ async function main() {
       `PyTorch here runs its matrix products on ${py.blasLibrary.join(', ')}: Debian's torch (BLAS_INFO=${py.blas}) calls the system libblas.so.3, here the reference (netlib) BLAS, slow and single-threaded, so the ratios vs PyTorch on matmul-heavy models (MLP, transformer) flatter lion-onnx. Convolutions go through oneDNN and are not affected. Installing libopenblas0-pthread switches the alternative; \`BENCH_TORCH_BLAS_DIR=<folder with an optimized libblas.so.3>\` adds a second PyTorch contender run with it.`,
     );
   results.notes.push(
-    `Touching freshly allocated memory costs ${results.machine.firstTouchMsPerMB.toFixed(2)} ms/MB on this machine (page faults; a few tenths of that on bare metal). Both engines pay it for every new buffer (ORT for each output it returns, PyTorch for temporaries glibc has returned to the OS), so absolute rates here are lower than on an ordinary machine.`,
+    `Touching freshly allocated memory costs ${results.machine.firstTouchMsPerMB.toFixed(2)} ms/MB on this machine (page faults; a few tenths of that on bare metal). lion-onnx pays it for each output onnxruntime returns (the Loop keeps that to once per k steps); PyTorch would pay it for every temporary glibc hands back to the OS, so its processes run with glibc's mmap and trim thresholds fixed at 1 GiB (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), which keeps it at its best (without them its CNN swung between 35 and 170 steps/s from run to run), and with OMP_WAIT_POLICY=PASSIVE (spinning OpenMP threads took the cores from a threaded BLAS).`,
   );
   if (loadavg()[0] > availableParallelism()) results.notes.push(`The machine was busy when the bench started (load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores); ratios are paired per round, absolute rates are lower than on an idle machine.`);
   results.sectionSeconds = {};
