@@ -227,15 +227,19 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     if (every) k = Math.min(k, every - (done % every));
     const infos = await session.stepStacked(data.nextSteps(k), k);
     const elapsed = (performance.now() - t0) / 1000;
+    // The run's log lines go out in one append (one open/write/close per run, not per step).
+    let lines = '';
     for (const info of infos) {
       last = info;
       if (!Number.isFinite(info.loss) && manifest.loss && !info.skipped) {
+        if (opts.log && lines) appendFileSync(opts.log, lines);
         checkpoint = session.saveCheckpoint(ckptDir, trainerState());
         throw new DataError(`the loss became ${info.loss} at step ${info.step}; lower --lr (the newest checkpoint, ${checkpoint}, holds the state after step ${session.stepCount})`);
       }
-      if (opts.log) appendFileSync(opts.log, JSON.stringify({ step: info.step, loss: info.loss, lr: info.lr, time: Number(elapsed.toFixed(4)), ...(info.skipped ? { skipped: true } : {}) }) + '\n');
+      if (opts.log) lines += JSON.stringify({ step: info.step, loss: info.loss, lr: info.lr, time: Number(elapsed.toFixed(4)), ...(info.skipped ? { skipped: true } : {}) }) + '\n';
       opts.onStep?.({ ...info, total, elapsed });
     }
+    if (opts.log && lines) appendFileSync(opts.log, lines);
     if (every && session.stepCount % every === 0 && session.stepCount < total) checkpoint = session.saveCheckpoint(ckptDir, trainerState());
   }
   checkpoint = session.saveCheckpoint(ckptDir, trainerState());
