@@ -171,6 +171,11 @@ export class TrainingSession {
     return Object.fromEntries(this.state);
   }
 
+  /** The parameters alone (the gradient and eval graphs take no optimizer state). */
+  private paramFeeds(): Record<string, ort.Tensor> {
+    return Object.fromEntries(this.manifest.parameters.map((p) => [p.name, this.state.get(p.name)!]));
+  }
+
   /** Takes the updated state; returns whether the update was skipped (non-finite gradients). */
   private takeState(out: ort.InferenceSession.ReturnType): boolean {
     return this.takeStates(out, 1)[0];
@@ -293,8 +298,7 @@ export class TrainingSession {
     if (!this.manifest.graphs.grad || !this.manifest.graphs.apply)
       throw new UsageError('this artifacts directory has no gradient-accumulation graphs (grad.onnx, apply.onnx); rebuild it with this version of lion-onnx');
     this.gradSession ??= await createSession(this.artifacts.path(this.manifest.graphs.grad), this.exec);
-    const params = Object.fromEntries(this.manifest.parameters.map((p) => [p.name, this.state.get(p.name)!]));
-    const out = await this.gradSession.run({ ...feeds, ...params });
+    const out = await this.gradSession.run({ ...feeds, ...this.paramFeeds() });
     const rows = batchRows(feeds);
     this.accumulated ??= new Map();
     for (const p of this.manifest.parameters) {
@@ -349,7 +353,7 @@ export class TrainingSession {
         throw new DataError(`${this.artifacts.path(evalFile)} has no output '${String(name)}' for the manifest's loss; rebuild the artifacts directory`);
     if (loss.kind === 'cross-entropy' && loss.target !== undefined && !this.manifest.dataInputs.includes(loss.target))
       throw new DataError(`${this.artifacts.path('manifest.json')}: the loss target '${String(loss.target)}' is not a data input; rebuild the artifacts directory`);
-    const params = Object.fromEntries(this.manifest.parameters.map((p) => [p.name, this.state.get(p.name)!]));
+    const params = this.paramFeeds();
     let lossSum = 0;
     let rowsSum = 0;
     let correct = 0;
