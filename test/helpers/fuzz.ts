@@ -88,15 +88,8 @@ export function applyByteOps(input: Uint8Array, ops: ByteOp[]): Uint8Array {
   return b;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+/** A fresh Uint8Array (not a Buffer, whose slice() would be a view) holding the parts in order. */
+const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
 
 // ---------------------------------------------------------------------------------------------
 // Structure-aware ONNX mutations, applied to the decoded ModelProto and encoded again.

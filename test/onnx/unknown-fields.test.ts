@@ -19,15 +19,7 @@ import { tempDir } from '../helpers/tmp.js';
 const dir = tempDir();
 const NodeProtoType = ModelProtoType.root.lookupType('onnx.NodeProto');
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts));
 
 /** Field `id` as a length-delimited field holding `payload`. */
 const lengthDelimited = (id: number, payload: Uint8Array) => protobuf.Writer.create().uint32((id << 3) | 2).bytes(payload).finish();
