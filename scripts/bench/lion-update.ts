@@ -154,10 +154,15 @@ function finishP(b: GraphBuilder, s: S, n: Names, decay: boolean, step: string):
   b.add('Add', [decay ? mul(b, n.p, s.decay, `${n.p}.pd`) : n.p, step], {}, { exact: [n.pOut] });
 }
 /** step = −lr·sign(c) as Where(c > 0, −lr, Where(c < 0, lr, c)): NaN and ±0 pass through. */
+/** Where(x > y, −lr, Where(x < y, lr, otherwise)): the three-way select the `where*` forms share. */
+function threeWay(b: GraphBuilder, s: S, p: string, x: string, y: string, otherwise: string): string {
+  const gt = b.op('Greater', [x, y], {}, `${p}.c_gt`);
+  const lt = b.op('Less', [x, y], {}, `${p}.c_lt`);
+  return b.op('Where', [gt, s.negLr, b.op('Where', [lt, s.lr, otherwise], {}, `${p}.step_le`)], {}, `${p}.step`);
+}
+
 function whereStep(b: GraphBuilder, s: S, p: string, c: string): string {
-  const gt = b.op('Greater', [c, s.zero], {}, `${p}.c_gt`);
-  const lt = b.op('Less', [c, s.zero], {}, `${p}.c_lt`);
-  return b.op('Where', [gt, s.negLr, b.op('Where', [lt, s.lr, c], {}, `${p}.step_le`)], {}, `${p}.step`);
+  return threeWay(b, s, p, c, s.zero, c);
 }
 
 /**
@@ -231,10 +236,7 @@ const CANDIDATES: Candidate[] = [
     what: 'as where, else branch the constant 0 (the form in the issue)',
     nan: "NaN c → step 0: p' finite (silent freeze) — rejected",
     emit: (b, s, n, decay) => {
-      const c = cOf(b, s, n);
-      const gt = b.op('Greater', [c, s.zero], {}, `${n.p}.c_gt`);
-      const lt = b.op('Less', [c, s.zero], {}, `${n.p}.c_lt`);
-      finishP(b, s, n, decay, b.op('Where', [gt, s.negLr, b.op('Where', [lt, s.lr, s.zero])]));
+      finishP(b, s, n, decay, threeWay(b, s, n.p, cOf(b, s, n), s.zero, s.zero));
       momentum(b, s, n);
     },
   },
@@ -246,9 +248,7 @@ const CANDIDATES: Candidate[] = [
     emit: (b, s, n, decay) => {
       const a = mul(b, n.m, s.beta1, `${n.p}.m_b1`);
       const nb = mul(b, n.g, s.negOmb1, `${n.p}.g_nb1`);
-      const gt = b.op('Greater', [a, nb], {}, `${n.p}.c_gt`);
-      const lt = b.op('Less', [a, nb], {}, `${n.p}.c_lt`);
-      finishP(b, s, n, decay, b.op('Where', [gt, s.negLr, b.op('Where', [lt, s.lr, s.zero])]));
+      finishP(b, s, n, decay, threeWay(b, s, n.p, a, nb, s.zero));
       momentum(b, s, n);
     },
   },

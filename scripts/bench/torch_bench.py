@@ -24,33 +24,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch"))
 from lion_reference import Lion  # noqa: E402
-
-
-class Mlp(nn.Module):
-    """784-256-10, ReLU (models/mnist_mlp.onnx's architecture)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fc1 = nn.Linear(784, 256)
-        self.fc2 = nn.Linear(256, 10)
-
-    def forward(self, x):
-        return self.fc2(F.relu(self.fc1(x)))
-
-
-class Cnn(nn.Module):
-    """LeNet-style (models/mnist_cnn.onnx's architecture): conv5x5-relu-pool-conv5x5-relu-pool-fc."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 5, padding=2)
-        self.conv2 = nn.Conv2d(8, 16, 5, padding=2)
-        self.fc = nn.Linear(16 * 7 * 7, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc(torch.flatten(x, 1))
+from make_mnist_cnn import MnistCnn  # noqa: E402  (the bundled models' own classes)
+from make_mnist_model import MnistMlp  # noqa: E402
 
 
 class Block(nn.Module):
@@ -117,9 +92,9 @@ BIG = {  # name -> (d, heads, layers): ~10M, ~30M, ~100M parameters
 def make(name):
     torch.manual_seed(0)
     if name == "mlp":
-        return Mlp(), torch.zeros(1, 784), "x", 13
+        return MnistMlp(), torch.zeros(1, 784), "x", 13
     if name == "cnn":
-        return Cnn(), torch.zeros(1, 1, 28, 28), "x", 13
+        return MnistCnn(), torch.zeros(1, 1, 28, 28), "x", 13
     if name == "transformer":
         return Transformer(), torch.zeros(1, T, dtype=torch.int64), "tokens", 17
     if name.startswith("transformer_"):

@@ -9,8 +9,6 @@ do_constant_folding=False, so `lion-onnx build` trains exactly what torch would.
 import torch
 from torch import nn
 
-torch.manual_seed(0)
-
 
 class MnistCnn(nn.Module):
     def __init__(self):
@@ -25,16 +23,18 @@ class MnistCnn(nn.Module):
         return self.fc(torch.flatten(x, 1))
 
 
-model = MnistCnn().eval()
-torch.onnx.export(
-    model,
-    (torch.zeros(1, 1, 28, 28),),
-    "models/mnist_cnn.onnx",
-    input_names=["image"],
-    output_names=["logits"],
-    dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-    opset_version=13,
-    do_constant_folding=False,
-    training=torch.onnx.TrainingMode.EVAL,
-)
-print("wrote models/mnist_cnn.onnx")
+if __name__ == "__main__":  # scripts/bench/torch_bench.py imports the model class
+    torch.manual_seed(0)
+    model = MnistCnn().eval()
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 1, 28, 28),),
+        "models/mnist_cnn.onnx",
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=13,
+        do_constant_folding=False,
+        training=torch.onnx.TrainingMode.EVAL,
+    )
+    print("wrote models/mnist_cnn.onnx")

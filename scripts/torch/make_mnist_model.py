@@ -8,8 +8,6 @@ do_constant_folding=False, so `lion-onnx build` trains exactly what torch would.
 import torch
 from torch import nn
 
-torch.manual_seed(0)
-
 
 class MnistMlp(nn.Module):
     def __init__(self):
@@ -21,16 +19,18 @@ class MnistMlp(nn.Module):
         return self.fc2(torch.relu(self.fc1(image)))
 
 
-model = MnistMlp().eval()
-torch.onnx.export(
-    model,
-    (torch.zeros(1, 784),),
-    "models/mnist_mlp.onnx",
-    input_names=["image"],
-    output_names=["logits"],
-    dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-    opset_version=13,
-    do_constant_folding=False,
-    training=torch.onnx.TrainingMode.EVAL,
-)
-print("wrote models/mnist_mlp.onnx")
+if __name__ == "__main__":  # scripts/bench/torch_bench.py imports the model class
+    torch.manual_seed(0)
+    model = MnistMlp().eval()
+    torch.onnx.export(
+        model,
+        (torch.zeros(1, 784),),
+        "models/mnist_mlp.onnx",
+        input_names=["image"],
+        output_names=["logits"],
+        dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+        opset_version=13,
+        do_constant_folding=False,
+        training=torch.onnx.TrainingMode.EVAL,
+    )
+    print("wrote models/mnist_mlp.onnx")
