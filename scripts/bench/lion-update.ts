@@ -322,10 +322,16 @@ const CANDIDATES: Candidate[] = [
   {
     name: 'lion.ts+guard',
     ops: '(src)',
-    what: "as lion.ts with the default nonfinite 'skip' guard: ReduceSum(g) flag + Where(flag, old, new) on p and m",
+    what: "as lion.ts with the earlier nonfinite 'skip' guard: ReduceSum(g) flag + Where(flag, old, new) on p and m",
     nan: 'state kept',
     guard: true,
-    emit: (b, _s, n, decay, o) => emitLionUpdate(b, o.srcScalars, { param: n.p, grad: n.g, momentum: n.m, paramOut: n.pOut, momentumOut: n.mOut }, decay, o.guard),
+    emit: (b, _s, n, decay, o) => {
+      const pNew = b.fresh(`${n.p}.lion_new`);
+      const mNew = b.fresh(`${n.p}.lion_m_new`);
+      emitLionUpdate(b, o.srcScalars, { param: n.p, grad: n.g, momentum: n.m, paramOut: pNew, momentumOut: mNew }, decay);
+      b.add('Where', [o.guard!, n.p, pNew], {}, { exact: [n.pOut] });
+      b.add('Where', [o.guard!, n.m, mNew], {}, { exact: [n.mOut] });
+    },
   },
   {
     name: 'lion.ts+guard.ts',

@@ -25,7 +25,6 @@ import { GraphError } from '../errors.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { HYPER_INPUTS } from './hyperparameters.js';
-import { emitKeepIf } from './nonfinite.js';
 
 /** Scalars shared by every parameter of one element type. */
 export interface LionScalars {
@@ -71,18 +70,10 @@ export interface LionParamNames {
 }
 
 /**
- * Emits one parameter's update; `decay` false skips the weight-decay multiply. With `guard`
- * (a bool scalar), the outputs keep the old values where the guard is true (nonfinite.ts).
+ * Emits one parameter's update; `decay` false skips the weight-decay multiply. The non-finite
+ * guard, when there is one, is put around all the updates by insert-optimizer (guard.ts).
  */
-export function emitLionUpdate(b: GraphBuilder, s: LionScalars, n: LionParamNames, decay: boolean, guard?: string): void {
-  if (guard) {
-    const paramNew = b.fresh(`${n.param}.lion_new`);
-    const momentumNew = b.fresh(`${n.param}.lion_m_new`);
-    emitLionUpdate(b, s, { ...n, paramOut: paramNew, momentumOut: momentumNew }, decay);
-    emitKeepIf(b, guard, n.param, paramNew, n.paramOut);
-    emitKeepIf(b, guard, n.momentum, momentumNew, n.momentumOut);
-    return;
-  }
+export function emitLionUpdate(b: GraphBuilder, s: LionScalars, n: LionParamNames, decay: boolean): void {
   const p = n.param;
   const c = b.op('Add', [b.op('Mul', [n.momentum, s.beta1], {}, `${p}.lion_c_m`), b.op('Mul', [n.grad, s.oneMinusBeta1], {}, `${p}.lion_c_g`)], {}, `${p}.lion_c`);
   // lr·sign(c), exactly (see the top of the file).

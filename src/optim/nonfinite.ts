@@ -5,8 +5,7 @@
  * when any element is), and when the total is not finite every parameter and momentum keeps
  * its old value — like mixed-precision training's found-inf skip. The flag is an output; the
  * runtime counts skipped steps (`skip`) or stops with an error (`error`). `propagate` emits no
- * check at all. insert-optimizer emits the skip as one If around all the updates (guard.ts);
- * emitKeepIf, a Where per tensor, is the older form the update benchmark compares it with.
+ * check at all. insert-optimizer emits the skip as one If around all the updates (guard.ts).
  */
 import { UsageError } from '../errors.js';
 import { DataType } from '../onnx/data-types.js';
@@ -27,9 +26,4 @@ export function emitNonFiniteFlag(b: GraphBuilder, grads: string[]): string {
   const total = sums.length === 1 ? sums[0] : b.op('Sum', sums, {}, 'lion.grad_sum');
   const [flag] = b.add('Or', [b.op('IsNaN', [total], {}, 'lion.grad_sum_nan'), b.op('IsInf', [total], {}, 'lion.grad_sum_inf')], {}, { exact: [NONFINITE_OUTPUT] });
   return flag;
-}
-
-/** `out` = flag ? old : updated. */
-export function emitKeepIf(b: GraphBuilder, flag: string, old: string, updated: string, out: string): void {
-  b.add('Where', [flag, old, updated], {}, { exact: [out] });
 }
