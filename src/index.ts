@@ -26,4 +26,4 @@ export { train, type TrainOptions, type TrainResult } from './api/train.js';
 export { exportTrained } from './api/export.js';
 export { TrainingSession, type TrainingSessionOptions, type StepInfo, type EvalResult } from './runtime/training-session.js';
 export { learningRate, type Schedule } from './runtime/schedule.js';
-export { readCheckpoint } from './runtime/checkpoint.js';
+export { readCheckpoint } from './artifacts/checkpoint.js';

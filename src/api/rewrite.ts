@@ -1,5 +1,4 @@
 /** `lion-onnx rewrite`: a training graph (gradients as `<param>_grad`) -> artifacts directory. */
-import { readFileSync } from 'node:fs';
 import { DataError } from '../errors.js';
 import { loadModel } from '../onnx/model-io.js';
 import { writeArtifacts } from '../artifacts/write.js';
@@ -7,6 +6,9 @@ import type { Manifest } from '../artifacts/manifest.js';
 import { insertOptimizer, type InsertOptimizerOptions } from '../passes/insert-optimizer.js';
 import { applyGraph, gradientGraph } from '../passes/split-update.js';
 import { defaultOpset } from '../ir/graph.js';
+import { buildIdentity } from '../artifacts/build-id.js';
+import { readRegularFile } from '../util/safe-fs.js';
+import type { OutputOptions } from './build.js';
 
 export interface RewriteOptions extends InsertOptimizerOptions {
   /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
@@ -14,23 +16,27 @@ export interface RewriteOptions extends InsertOptimizerOptions {
 }
 
 export function readGradMap(path: string): Record<string, string> {
+  const bytes = readRegularFile(path, { label: `--grad-map ${path}`, maxBytes: 64 * 2 ** 20 });
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new DataError(`--grad-map ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `not valid JSON (${(e as Error).message})`}`);
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new DataError(`--grad-map ${path}: not valid JSON`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string'))
     throw new DataError(`--grad-map ${path}: expected a JSON object mapping parameter names to gradient value names`);
   return raw as Record<string, string>;
 }
 
-export function rewriteTrainingModel(modelPath: string, outDir: string, opts: RewriteOptions = {}): Manifest {
+export function rewriteTrainingModel(modelPath: string, outDir: string, opts: RewriteOptions = {}, out: OutputOptions = {}): Manifest {
   const gradMap = opts.gradMapFile ? readGradMap(opts.gradMapFile) : opts.gradMap;
   const model = loadModel(modelPath);
   const program = insertOptimizer(model, { ...opts, gradMap });
+  const key = { gradSuffix: opts.gradSuffix ?? '_grad', gradMap, groups: opts.groups, hyperparameters: opts.hyperparameters, loss: opts.loss, nonFinite: opts.nonFinite ?? 'skip', optimizer: opts.optimizer ?? 'lion' };
   return writeArtifacts(outDir, program, {
     command: 'rewrite',
+    build: buildIdentity('rewrite', key, modelPath),
+    overwrite: out.overwrite,
     groups: opts.groups,
     inferenceModel: model,
     inferenceSourceFile: modelPath,

@@ -2,20 +2,25 @@
  * The training loop behind `lion-onnx train`: data checks before anything is written, then
  * steps with a schedule, logging, periodic checkpoints, interruption, evaluation and export.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { DataError, UsageError } from '../errors.js';
+import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { DataError, LionOnnxError, UsageError } from '../errors.js';
 import { DataType, type TypedArray } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { Manifest } from '../artifacts/manifest.js';
 import { ArrayDataset, type DatasetPosition } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { readNpy } from '../data/npy.js';
-import { latestCheckpoint } from '../runtime/checkpoint.js';
+import { cleanLeftovers, latestCheckpoint, newestCheckpoint } from '../artifacts/checkpoint.js';
+import { CHECKPOINTS_DIR } from '../artifacts/layout.js';
+import { acquireTrainLock } from '../artifacts/lock.js';
+import { createRun, listRuns, prepareRoot, removeEmptyRuns, type Run } from '../artifacts/runs.js';
+import { checkExportOutputs } from '../runtime/export-model.js';
+import { RunLog, isLionOnnxLog, logRun } from '../runtime/run-log.js';
+import { checkOutputFile } from '../util/output-path.js';
 import { parseSchedule } from '../runtime/schedule.js';
 import { TrainingSession, type EvalResult, type StepInfo } from '../runtime/training-session.js';
 import type { ExecutionProviderName } from '../runtime/execution-provider.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
 import { resolveHyperparameters } from '../optim/optimizer.js';
 
 export interface TrainOptions {
@@ -35,9 +40,15 @@ export interface TrainOptions {
   shuffle?: boolean;
   seed?: number;
   log?: string;
+  /** Root of the runs' checkpoint folders (default DIR/checkpoints). */
   checkpointDir?: string;
   checkpointEvery?: number;
+  /** Continue the newest run that has a checkpoint (or `run`). */
   resume?: boolean;
+  /** With resume: the run to continue (run-0001, …). */
+  run?: string;
+  /** Replace a --log of an earlier run, or --export files lion-onnx did not write. */
+  overwrite?: boolean;
   executionProvider?: ExecutionProviderName;
   deviceId?: number;
   threads?: number;
@@ -47,12 +58,25 @@ export interface TrainOptions {
   /** Write the trained inference model here at the end. */
   exportPath?: string;
   onStep?: (info: StepInfo & { total: number; elapsed: number }) => void;
-  onStart?: (info: { total: number; startStep: number; batchesPerEpoch: number; rows: number }) => void;
+  onStart?: (info: StartInfo) => void;
   /** Checked between steps; when set, training stops after saving a checkpoint. */
   shouldStop?: () => boolean;
 }
 
+export interface StartInfo {
+  total: number;
+  startStep: number;
+  batchesPerEpoch: number;
+  rows: number;
+  /** The run being trained (runs/checkpoint layout: artifacts/runs.ts). */
+  run: string;
+  /** With --resume: the checkpoint it continues from. */
+  resumedFrom?: string;
+}
+
 export interface TrainResult {
+  /** The run trained (run-0001, …). */
+  run: string;
   steps: number;
   /** Steps skipped for NaN/Inf gradients. */
   skippedSteps: number;
@@ -127,22 +151,6 @@ export function mnistData(manifest: Manifest): { train: Map<string, Tensor>; tes
   return { train: map(m.train), test: map(m.test) };
 }
 
-/** Keeps only log lines up to `step`, so a resumed run does not log steps twice. */
-function truncateLog(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const kept = readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => {
-      if (!l.trim()) return false;
-      try {
-        return JSON.parse(l).step <= step;
-      } catch {
-        return false;
-      }
-    });
-  writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
-}
-
 export async function train(dir: string, opts: TrainOptions): Promise<TrainResult> {
   const session = await TrainingSession.create(dir, {
     lr: opts.lr,
@@ -160,9 +168,9 @@ export async function train(dir: string, opts: TrainOptions): Promise<TrainResul
   }
 }
 
-async function runTraining(session: TrainingSession, opts: TrainOptions): Promise<TrainResult> {
+/** Everything a run reads and writes, checked before anything is written. */
+function prepare(session: TrainingSession, opts: TrainOptions) {
   const manifest = session.manifest;
-  // Everything the run reads is checked before anything is written.
   let trainArrays: Map<string, Tensor>;
   let evalArrays: Map<string, Tensor> | undefined;
   if (opts.dataset === 'mnist') {
@@ -175,46 +183,122 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     trainArrays = loadData(manifest, opts.data);
     if (opts.evalData) evalArrays = loadData(manifest, opts.evalData, '--eval-data');
   }
+  if (evalArrays && !manifest.graphs.eval)
+    throw new UsageError(`${session.artifacts.dir} has no eval graph (artifacts made by 'rewrite'), so --eval-data cannot be evaluated; build the model with 'lion-onnx build' to get one`);
   const data = new ArrayDataset(trainArrays, { batchSize: opts.batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed ?? 0 });
+  const evalSet = evalArrays ? evalDataset(evalArrays) : undefined;
   if ((opts.steps === undefined) === (opts.epochs === undefined)) throw new UsageError('give exactly one of --steps N or --epochs N');
+  if (opts.epochs !== undefined && !(Number.isFinite(opts.epochs) && opts.epochs > 0)) throw new UsageError(`--epochs must be a number > 0, got ${opts.epochs}`);
   const total = opts.steps ?? Math.max(1, Math.round((opts.epochs ?? 0) * data.batchesPerEpoch));
-  if (!Number.isInteger(total) || total < 1) throw new UsageError(`--steps must be a whole number >= 1, got ${opts.steps}`);
+  if (!Number.isSafeInteger(total) || total < 1) throw new UsageError(`--steps must be a whole number >= 1, got ${opts.steps}`);
   session.schedule = parseSchedule(opts.schedule ?? 'constant', { warmup: opts.warmup, totalSteps: total });
   const every = opts.checkpointEvery ?? 0;
-  if (!Number.isInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a whole number >= 0, got ${every}`);
-  const ckptDir = opts.checkpointDir ?? join(session.artifacts.dir, 'checkpoints');
-
-  if (opts.resume) {
-    const latest = latestCheckpoint(ckptDir);
-    if (!latest) throw new UsageError(`--resume: no checkpoint in ${ckptDir}; start without --resume`);
-    const trainer = session.loadCheckpoint(latest) as { position?: DatasetPosition; batchSize?: number; seed?: number; shuffle?: boolean } | undefined;
-    // The saved position only means the same thing under the same batching: a different batch
-    // size would index past the data, a different seed or shuffle would replay other rows.
-    const describe = (o: { batchSize?: number; seed?: number; shuffle?: boolean }) => `--batch-size ${o.batchSize} ${o.shuffle ? `--seed ${o.seed}` : '--no-shuffle'}`;
-    if (trainer?.position && describe(trainer) !== describe(data))
-      throw new UsageError(`--resume: ${latest} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
-    if (trainer?.position) {
-      const { epoch, batch } = trainer.position as Partial<DatasetPosition>;
-      if (!Number.isSafeInteger(epoch) || epoch! < 0 || !Number.isSafeInteger(batch) || batch! < 0 || batch! >= data.batchesPerEpoch)
-        throw new DataError(`--resume: ${latest} holds data position ${JSON.stringify(trainer.position)}, which is not a batch of this data (${data.batchesPerEpoch} per epoch); the checkpoint is damaged`);
-      data.position = trainer.position;
-    }
-    if (opts.hyperparameters) session.hyperparameters = resolveHyperparameters(session.optimizer, session.hyperparameters, opts.hyperparameters);
-    if (opts.log) {
-      mkdirSync(dirname(opts.log), { recursive: true });
-      truncateLog(opts.log, session.stepCount);
-    }
-  } else if (opts.log) {
-    mkdirSync(dirname(opts.log), { recursive: true });
-    writeFileSync(opts.log, '');
+  if (!Number.isSafeInteger(every) || every < 0) throw new UsageError(`--checkpoint-every must be a whole number >= 0, got ${every}`);
+  const root = opts.checkpointDir ?? join(session.artifacts.dir, CHECKPOINTS_DIR);
+  const rootFlag = opts.checkpointDir ? '--checkpoint-dir' : 'checkpoint folder';
+  prepareRoot(root, rootFlag, false);
+  if (opts.log !== undefined) checkOutputFile(opts.log, { flag: '--log', isOwn: (p) => isLionOnnxLog(p) && (!!opts.resume || !!opts.overwrite), overwrite: false, createsFolder: true });
+  // A fresh run may reuse the log of a run that never saved a checkpoint (killed early): that
+  // run is gone. The log of a run that still has checkpoints is kept unless --overwrite.
+  if (opts.log !== undefined && !opts.resume && !opts.overwrite && existsSync(opts.log) && statSync(opts.log).size > 0) {
+    const owner = logRun(opts.log);
+    const alive = owner === undefined || listRuns(root).some((r) => r.name === owner && latestCheckpoint(r.dir));
+    if (alive) throw new UsageError(`--log ${opts.log} holds the log of an earlier run${owner ? ` (${owner})` : ''}; name another file, continue that run with --resume, or pass --overwrite`);
   }
+  if (opts.exportPath !== undefined) checkExportOutputs(session.artifacts, opts.exportPath, { flags: { model: '--export' }, overwrite: opts.overwrite });
+  return { data, evalSet, total, every, root, rootFlag };
+}
 
+/** The held-out arrays as batches of at most 512 rows, in order; checked (rows, count) now. */
+function evalDataset(arrays: Map<string, Tensor>): ArrayDataset {
+  const rows = Math.min(...[...arrays.values()].map((t) => t.dims[0] ?? 0));
+  if (rows === 0) throw new DataError('--eval-data has 0 rows; give held-out examples or leave --eval-data out');
+  return new ArrayDataset(arrays, { batchSize: Math.min(512, rows), shuffle: false, label: '--eval-data' });
+}
+
+async function runTraining(session: TrainingSession, opts: TrainOptions): Promise<TrainResult> {
+  const manifest = session.manifest;
+  const { data, evalSet, total, every, root, rootFlag } = prepare(session, opts);
+  const lock = acquireTrainLock(session.artifacts.dir);
+  let run: Run | null = null;
+  let createdRun = false;
+  let log: RunLog | null = null;
+  try {
+    let resumedFrom: string | undefined;
+    if (opts.resume) {
+      const found = newestCheckpoint(root, opts.run);
+      if (!found) throw new UsageError(`--resume: no checkpoint in ${root}${opts.run ? ` for ${opts.run}` : ''}; start without --resume`);
+      run = found.run;
+      cleanLeftovers(run.dir);
+      const trainer = session.loadCheckpoint(found.path) as { position?: DatasetPosition; batchSize?: number; seed?: number; shuffle?: boolean } | undefined;
+      resumedFrom = found.path;
+      if (session.stepCount > total)
+        throw new UsageError(`--resume: ${found.path} is at step ${session.stepCount}, past --steps ${total} (the total to reach, not steps to add); ask for more than ${session.stepCount}`);
+      // The saved position only means the same thing under the same batching: a different batch
+      // size would index past the data, a different seed or shuffle would replay other rows.
+      const describe = (o: { batchSize?: number; seed?: number; shuffle?: boolean }) => `--batch-size ${o.batchSize} ${o.shuffle ? `--seed ${o.seed}` : '--no-shuffle'}`;
+      if (trainer?.position && describe(trainer) !== describe(data))
+        throw new UsageError(`--resume: ${found.path} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
+      if (trainer?.position) {
+        const { epoch, batch } = trainer.position as Partial<DatasetPosition>;
+        if (!Number.isSafeInteger(epoch) || epoch! < 0 || !Number.isSafeInteger(batch) || batch! < 0 || batch! >= data.batchesPerEpoch)
+          throw new DataError(`--resume: ${found.path} holds data position ${JSON.stringify(trainer.position)}, which is not a batch of this data (${data.batchesPerEpoch} per epoch); the checkpoint is damaged`);
+        data.position = trainer.position;
+      }
+      if (opts.hyperparameters) session.hyperparameters = resolveHyperparameters(session.optimizer, session.hyperparameters, opts.hyperparameters);
+      if (opts.log) {
+        const owner = logRun(opts.log);
+        if (owner && owner !== run.name) throw new UsageError(`--log ${opts.log} is the log of ${owner}, not of ${run.name} being resumed; name that run's log, or another file`);
+      }
+    } else {
+      if (opts.run) throw new UsageError('--run names a run to resume; add --resume, or leave --run out to start a new run');
+      prepareRoot(root, rootFlag, true);
+      // Under DIR's lock only this process makes runs in DIR/checkpoints: an empty run there
+      // is one a crash left before its first checkpoint.
+      if (!opts.checkpointDir) removeEmptyRuns(root);
+      run = createRun(root);
+      createdRun = true;
+    }
+    if (opts.log) {
+      mkdirSync(dirname(resolve(opts.log)), { recursive: true });
+      log = new RunLog(opts.log, opts.resume ? { resumeAt: session.stepCount } : {});
+    }
+    return await trainSteps(session, opts, { data, evalSet, total, every, run, log, resumedFrom });
+  } finally {
+    log?.close();
+    // A run that saved nothing (it failed before its first checkpoint) leaves no folder.
+    if (createdRun && run) {
+      try {
+        rmdirSync(run.dir);
+      } catch {
+        // It holds checkpoints: it stays.
+      }
+    }
+    lock.release();
+  }
+}
+
+interface Plan {
+  data: ArrayDataset;
+  evalSet?: ArrayDataset;
+  total: number;
+  every: number;
+  run: Run;
+  log: RunLog | null;
+  resumedFrom?: string;
+}
+
+async function trainSteps(session: TrainingSession, opts: TrainOptions, p: Plan): Promise<TrainResult> {
+  const manifest = session.manifest;
+  const { data, total, every, run, log } = p;
   const trainerState = () => ({ position: data.position, seed: data.seed, shuffle: data.shuffle, batchSize: data.batchSize });
+  let checkpoint = '';
+  const save = () => (checkpoint = session.saveCheckpoint(run.dir, trainerState(), { run: run.name }));
   const t0 = performance.now();
-  opts.onStart?.({ total, startStep: session.stepCount, batchesPerEpoch: data.batchesPerEpoch, rows: data.rows });
+  const startStep = session.stepCount;
+  opts.onStart?.({ total, startStep: session.stepCount, batchesPerEpoch: data.batchesPerEpoch, rows: data.rows, run: run.name, ...(p.resumedFrom ? { resumedFrom: p.resumedFrom } : {}) });
   let last: StepInfo | null = null;
   let interrupted = false;
-  let checkpoint = '';
   while (session.stepCount < total) {
     if (opts.shouldStop?.()) {
       interrupted = true;
@@ -227,30 +311,50 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     if (every) k = Math.min(k, every - (done % every));
     const infos = await session.stepStacked(data.nextSteps(k), k);
     const elapsed = (performance.now() - t0) / 1000;
-    // The run's log lines go out in one append (one open/write/close per run, not per step).
+    // The run's log lines go out in one append (one write per run of steps, not per step).
     let lines = '';
+    let diverged: StepInfo | null = null;
     for (const info of infos) {
       last = info;
       if (!Number.isFinite(info.loss) && manifest.loss && !info.skipped) {
-        if (opts.log && lines) appendFileSync(opts.log, lines);
-        checkpoint = session.saveCheckpoint(ckptDir, trainerState());
-        throw new DataError(`the loss became ${info.loss} at step ${info.step}; lower --lr (the newest checkpoint, ${checkpoint}, holds the state after step ${session.stepCount})`);
+        diverged = info;
+        break;
       }
-      if (opts.log) lines += JSON.stringify({ step: info.step, loss: info.loss, lr: info.lr, time: Number(elapsed.toFixed(4)), ...(info.skipped ? { skipped: true } : {}) }) + '\n';
+      if (log) lines += JSON.stringify({ run: run.name, step: info.step, loss: info.loss, lr: info.lr, time: Number(elapsed.toFixed(4)), ...(info.skipped ? { skipped: true } : {}) }) + '\n';
       opts.onStep?.({ ...info, total, elapsed });
     }
-    if (opts.log && lines) appendFileSync(opts.log, lines);
-    if (every && session.stepCount % every === 0 && session.stepCount < total) checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+    try {
+      log?.append(lines);
+    } catch (e) {
+      // The steps are done and the state is good: keep them in a checkpoint before stopping.
+      throw withFinalCheckpoint(e, save, checkpoint);
+    }
+    if (diverged) {
+      save();
+      throw new DataError(`the loss became ${diverged.loss} at step ${diverged.step}; lower --lr (the newest checkpoint, ${checkpoint}, holds the state after step ${session.stepCount})`);
+    }
+    if (every && session.stepCount % every === 0 && session.stepCount < total) save();
   }
-  checkpoint = session.saveCheckpoint(ckptDir, trainerState());
+  // Stopped before its first step: nothing new to keep (a resumed run's checkpoint is there).
+  if (session.stepCount > startStep || (!interrupted && !p.resumedFrom)) save();
+  else checkpoint = p.resumedFrom ?? '';
   const seconds = (performance.now() - t0) / 1000;
-  const result: TrainResult = { steps: session.stepCount, skippedSteps: session.skippedSteps, finalLoss: last?.loss ?? Number.NaN, interrupted, checkpoint, seconds };
-  if (!interrupted && evalArrays && manifest.graphs.eval) {
-    const evalSet = new ArrayDataset(evalArrays, { batchSize: Math.min(512, [...evalArrays.values()][0].dims[0]), shuffle: false });
-    result.eval = await session.evaluate(evalSet.inOrder());
-  }
-  if (!interrupted && opts.exportPath) session.exportModel(opts.exportPath);
+  const result: TrainResult = { steps: session.stepCount, skippedSteps: session.skippedSteps, finalLoss: last?.loss ?? Number.NaN, interrupted, checkpoint, run: run.name, seconds };
+  if (!interrupted && p.evalSet && manifest.graphs.eval) result.eval = await session.evaluate(p.evalSet.inOrder());
+  if (!interrupted && opts.exportPath) session.exportModel(opts.exportPath, { overwrite: opts.overwrite, flags: { model: '--export' } });
   return result;
+}
+
+/** A write error during training, after a final checkpoint was attempted; says which checkpoint holds the state. */
+function withFinalCheckpoint(e: unknown, save: () => string, previous: string): unknown {
+  if (!(e instanceof LionOnnxError)) return e;
+  try {
+    const saved = save();
+    return new UsageError(`${e.message}; training stopped, its state is in ${saved}`);
+  } catch (e2) {
+    const why = e2 instanceof Error ? e2.message : String(e2);
+    return new UsageError(`${e.message}; training stopped, and the final checkpoint could not be written either (${why})${previous ? `: the newest checkpoint is ${previous}` : ''}`);
+  }
 }
 
 export type { TypedArray };

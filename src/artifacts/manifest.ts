@@ -18,7 +18,8 @@ import type { Dim } from '../ir/value-type.js';
 import type { ParamGroup } from '../optim/groups.js';
 
 export const MANIFEST_FORMAT = 'lion-onnx/artifacts';
-export const MANIFEST_VERSION = 1;
+/** 2: the build's identity (`build`), which checkpoints must match. */
+export const MANIFEST_VERSION = 2;
 
 export interface ParameterEntry {
   name: string;
@@ -49,6 +50,12 @@ export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
   createdBy: string;
+  /**
+   * The build's identity: a hash of what made it (lion-onnx version, command, the source model's
+   * bytes, the options). Checkpoints record it, so a checkpoint is never applied to, or exported
+   * through, another program; `train MODEL.onnx` reuses a directory only when it matches.
+   */
+  build: { id: string; source?: { file: string; sha256: string }; options: Record<string, unknown> };
   optimizer: {
     name: 'lion' | 'adamw' | 'sgd';
     /** Defaults by key (beta1, beta2, weightDecay; eps for AdamW; momentum for SGD). */
@@ -77,9 +84,13 @@ export function validateManifest(m: unknown, source: string): Manifest {
   const bad = (why: string) => new DataError(`${source}: invalid manifest (${why}); regenerate the directory with 'lion-onnx build' or 'lion-onnx rewrite'`);
   if (typeof m !== 'object' || m === null) throw bad('not a JSON object');
   const o = m as Record<string, unknown>;
-  if (o.format !== MANIFEST_FORMAT) throw bad(`format is ${JSON.stringify(o.format)}, expected "${MANIFEST_FORMAT}"`);
-  if (o.version !== MANIFEST_VERSION) throw bad(`version ${JSON.stringify(o.version)} is not supported (this build reads ${MANIFEST_VERSION})`);
+  // Field values are not echoed: a file that is not a manifest may hold anything.
+  if (o.format !== MANIFEST_FORMAT) throw bad(`no "format": "${MANIFEST_FORMAT}" marker: not a lion-onnx manifest`);
+  if (o.version !== MANIFEST_VERSION)
+    throw bad(`${typeof o.version === 'number' && Number.isSafeInteger(o.version) ? `version ${o.version}` : 'its version'} is not the version ${MANIFEST_VERSION} this lion-onnx reads`);
   const isStr = (x: unknown) => typeof x === 'string' && x.length > 0;
+  const build = o.build as Record<string, unknown> | undefined;
+  if (typeof build !== 'object' || build === null || !isStr(build.id) || typeof build.options !== 'object' || build.options === null) throw bad('build identity missing');
   const g = o.graphs as Record<string, unknown> | undefined;
   if (!g || !isStr(g.step)) throw bad('graphs.step missing');
   if (!isStr(o.state)) throw bad('state missing');
@@ -98,6 +109,13 @@ export function validateManifest(m: unknown, source: string): Manifest {
   const h = o.hyperparameterInputs as Record<string, unknown> | undefined;
   if (!h || !isStr(h.lr) || !Object.values(h).every(isStr)) throw bad('hyperparameterInputs missing');
   if (!Array.isArray(o.perStep) || !o.perStep.every((k) => typeof k === 'string' && k in h)) throw bad('perStep missing');
+  const inputs = o.inputs as Record<string, unknown>[];
+  const dataNames = new Set(inputs.filter((i) => i.role === 'data').map((i) => i.name));
+  if (!(o.dataInputs as unknown[]).every((d) => typeof d === 'string' && dataNames.has(d)) || (o.dataInputs as unknown[]).length !== dataNames.size)
+    throw bad('dataInputs do not name exactly the inputs whose role is data');
+  const names = new Set(inputs.map((i) => i.name));
+  for (const p of o.parameters as Record<string, unknown>[])
+    if (!names.has(p.name)) throw bad(`parameter '${String(p.name)}' is not among the inputs`);
   for (const p of o.parameters as Record<string, unknown>[])
     if (p.state !== undefined && (!Array.isArray(p.state) || !p.state.every((x) => typeof x === 'object' && x !== null && isStr((x as Record<string, unknown>).name) && isStr((x as Record<string, unknown>).output))))
       throw bad(`parameter '${String(p.name)}' has an invalid state list`);

@@ -3,11 +3,11 @@
  * length, JSON header, little-endian tensor bytes), so PyTorch and Hugging Face tools can read
  * lion-onnx state and checkpoints directly.
  */
-import { readFileSync } from 'node:fs';
 import { DataError } from '../errors.js';
 import { DataType, dataTypeInfo, type TypedArray } from '../onnx/data-types.js';
 import { elementCount, tensorBytes, type Tensor } from '../onnx/tensor.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
+import { readRegularFile } from '../util/safe-fs.js';
 
 const DTYPES: [number, string][] = [
   [DataType.FLOAT, 'F32'],
@@ -138,12 +138,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): Sa
   return { tensors, metadata };
 }
 
-export function readSafetensors(path: string): SafetensorsFile {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return decodeSafetensors(bytes, path);
+/** Reads a safetensors file (a regular file; with noFollow, not a symlink either). */
+export function readSafetensors(path: string, opts: { noFollow?: boolean } = {}): SafetensorsFile {
+  return decodeSafetensors(readRegularFile(path, { noFollow: opts.noFollow }), path);
 }

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { buildFromFile } from '../api/build.js';
 import { hyperparametersFrom, lionOptions, type OptimizerArgs } from './options.js';
+import { runBuildJob } from './run-build.js';
 
 interface Args extends OptimizerArgs {
   model: string;
@@ -9,6 +9,7 @@ interface Args extends OptimizerArgs {
   output?: string;
   targetName: string;
   params?: string;
+  overwrite: boolean;
 }
 
 export const buildCommand: CommandModule<object, Args> = {
@@ -22,10 +23,11 @@ export const buildCommand: CommandModule<object, Args> = {
         .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'artifacts directory to write' })
         .option('output', { type: 'string', describe: 'model output the loss applies to (default: the only output)' })
         .option('target-name', { type: 'string', default: 'target', describe: 'name of the new target input' })
-        .option('params', { type: 'string', describe: 'regex: which float initializers are parameters (default: all but onnx:: constants)' }),
+        .option('params', { type: 'string', describe: 'regex: which float initializers are parameters (default: all but onnx:: constants)' })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
     ) as never,
-  handler: (a) => {
-    const m = buildFromFile(a.model, a.out, {
+  handler: async (a) => {
+    const m = await runBuildJob({ command: 'build', model: a.model, out: a.out, output: { overwrite: a.overwrite }, opts: {
       loss: a.loss,
       output: a.output,
       targetName: a.targetName,
@@ -35,7 +37,7 @@ export const buildCommand: CommandModule<object, Args> = {
       nonFinite: a.nonfinite,
       optimizer: a.optimizer,
       hyperparameters: hyperparametersFrom(a),
-    });
+    } });
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);
     process.stdout.write(
       `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}', data inputs ${m.dataInputs.join(', ')}\n`,

@@ -8,7 +8,15 @@ import { LionOnnxError } from '../errors.js';
 export const EXIT_BAD_INPUT = 2;
 export const EXIT_INTERNAL = 1;
 
+/** A command stopped by a signal after cleaning up: exit with the signal's code, nothing more to print. */
+export class Interrupted extends Error {
+  constructor(readonly exitCode: number) {
+    super('interrupted');
+  }
+}
+
 export function reportError(e: unknown, verbose: boolean): number {
+  if (e instanceof Interrupted) return e.exitCode;
   if (e instanceof LionOnnxError) {
     process.stderr.write(`error: ${e.message}\n`);
     if (verbose && e.stack) process.stderr.write(e.stack + '\n');

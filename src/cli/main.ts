@@ -13,6 +13,8 @@ import { exportCommand } from './export.js';
 import { plotCommand } from './plot.js';
 
 const argv = hideBin(process.argv);
+// A closed terminal or pipe (SIGHUP, `| head`) must not turn into an unhandled stream error.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 const verbose = argv.includes('--verbose');
 
 async function main(): Promise<number> {

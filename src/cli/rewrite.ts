@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { rewriteTrainingModel } from '../api/rewrite.js';
 import { hyperparametersFrom, lionOptions, type OptimizerArgs } from './options.js';
+import { runBuildJob } from './run-build.js';
 
 interface Args extends OptimizerArgs {
   model: string;
@@ -8,6 +8,7 @@ interface Args extends OptimizerArgs {
   gradSuffix: string;
   gradMap?: string;
   loss?: string;
+  overwrite: boolean;
 }
 
 export const rewriteCommand: CommandModule<object, Args> = {
@@ -20,10 +21,11 @@ export const rewriteCommand: CommandModule<object, Args> = {
         .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'artifacts directory to write' })
         .option('grad-suffix', { type: 'string', default: '_grad', describe: 'gradient of parameter P is the value named P + suffix' })
         .option('grad-map', { type: 'string', describe: 'JSON file {"param": "gradient value"} instead of the suffix rule' })
-        .option('loss', { type: 'string', describe: 'name of the loss output (default: "loss" or the only scalar output)' }),
+        .option('loss', { type: 'string', describe: 'name of the loss output (default: "loss" or the only scalar output)' })
+        .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
     ) as never,
-  handler: (a) => {
-    const m = rewriteTrainingModel(a.model, a.out, {
+  handler: async (a) => {
+    const m = await runBuildJob({ command: 'rewrite', model: a.model, out: a.out, output: { overwrite: a.overwrite }, opts: {
       gradSuffix: a.gradSuffix,
       gradMapFile: a.gradMap,
       loss: a.loss,
@@ -31,7 +33,7 @@ export const rewriteCommand: CommandModule<object, Args> = {
       optimizer: a.optimizer,
       hyperparameters: hyperparametersFrom(a),
       groups: { noDecay: a.noDecay, frozen: a.frozen },
-    });
+    } });
     const trained = m.parameters.filter((p) => p.group !== 'frozen').length;
     process.stdout.write(
       `wrote ${a.out}: step graph with ${m.parameters.length} parameters (${trained} trained), data inputs ${m.dataInputs.join(', ') || '(none)'}${m.loss ? `, loss '${m.loss.name}'` : ''}\n`,

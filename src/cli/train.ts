@@ -1,10 +1,13 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
-import { buildFromFile } from '../api/build.js';
-import { trainInWorker, type WorkerTraining } from '../api/train-in-worker.js';
+import { removeBuildTemps } from '../artifacts/write.js';
+import { defaultArtifactsDir } from '../api/model-artifacts.js';
+import { trainInWorker, type TrainTarget, type WorkerTraining } from '../api/train-in-worker.js';
+import { missingFolders, removeEmptyFolders } from '../util/made-folders.js';
+import { Interrupted } from './errors.js';
 import { makeProgress } from './progress.js';
+import { SIGNAL_EXIT_CODES, note, onStopSignals, type StopSignal } from './signals.js';
 import { hyperparameterOptions, hyperparametersFrom, type HyperparameterArgs } from './options.js';
 
 interface Args extends HyperparameterArgs {
@@ -25,6 +28,8 @@ interface Args extends HyperparameterArgs {
   checkpointDir?: string;
   checkpointEvery: number;
   resume: boolean;
+  run?: string;
+  overwrite: boolean;
   ep: 'cpu' | 'cuda';
   deviceId: number;
   threads?: number;
@@ -67,9 +72,11 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('no-shuffle', { type: 'boolean', default: false, describe: 'keep the rows in file order' })
       .option('seed', { type: 'number', default: 0, describe: 'shuffle seed' })
       .option('log', { type: 'string', describe: 'write one JSON object per step to this .jsonl file' })
-      .option('checkpoint-dir', { type: 'string', describe: 'where checkpoints go (default DIR/checkpoints)' })
+      .option('checkpoint-dir', { type: 'string', describe: 'folder of the runs and their checkpoints (default DIR/checkpoints; each run in run-NNNN/)' })
       .option('checkpoint-every', { type: 'number', default: 0, describe: 'save a checkpoint every N steps (one is always saved at the end)' })
-      .option('resume', { type: 'boolean', default: false, describe: 'continue from the newest checkpoint' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue the newest run that has a checkpoint (or --run)' })
+      .option('run', { type: 'string', describe: 'with --resume: the run to continue (run-0001, …; see DIR/checkpoints)' })
+      .option('overwrite', { type: 'boolean', default: false, describe: 'replace a --log of an earlier run or an --export file lion-onnx did not write; with an .onnx target, rebuild a directory holding runs of another build (deletes them)' })
       .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
       .option('device-id', { type: 'number', default: 0, describe: 'CUDA device' })
       .option('threads', { type: 'number', describe: 'intra-op threads (default: one per core)' })
@@ -80,41 +87,36 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('optimizer', { choices: ['lion', 'adamw', 'sgd'] as const, default: 'lion' as const, describe: 'with an .onnx target: the optimizer to build with' })
       .option('out', { type: 'string', describe: 'with an .onnx target: the artifacts directory to build (default runs/<model name>)' }) as never,
   handler: async (a) => {
-    let dir = a.target;
-    // Set when this run built `dir` from scratch: removed again if training never starts, so
-    // bad input leaves nothing behind.
-    let builtHere: string | null = null;
-    let builtNote = '';
-    if (existsSync(dir) && statSync(dir).isFile()) {
-      if (!a.loss) throw new UsageError(`${a.target} is a model file: pass --loss cross-entropy|mse|bce to build it, or train an artifacts directory`);
-      dir = a.out ?? join('runs', basename(a.target).replace(/\.onnx$/, ''));
-      // Rebuilding replaces the whole directory, checkpoints included: --resume must reuse it.
-      if (a.resume && existsSync(join(dir, 'manifest.json'))) builtNote = `resuming in ${dir} (built earlier from ${a.target})\n`;
-      else {
-        if (!existsSync(dir)) {
-          builtHere = resolve(dir);
-          while (!existsSync(dirname(builtHere))) builtHere = dirname(builtHere);
-        }
-        buildFromFile(a.target, dir, { loss: a.loss, optimizer: a.optimizer, hyperparameters: hyperparametersFrom(a) });
-        builtNote = `built ${dir} from ${a.target}\n`;
-      }
-    }
-    const hyper = hyperparametersFrom(a);
+    const isModel = isFile(a.target);
+    if (!isModel && (a.loss || a.out))
+      throw new UsageError(`${a.loss ? '--loss' : '--out'} applies when the target is an .onnx model; ${a.target} is an artifacts directory (built already)`);
+    const target: TrainTarget = isModel
+      ? { model: { model: a.target, loss: a.loss, optimizer: a.optimizer, hyperparameters: hyperparametersFrom(a), out: a.out, resume: a.resume, overwrite: a.overwrite } }
+      : { dir: a.target };
+    // Folders a build on the fly would make: removed again if a signal stops that build.
+    const buildDir = isModel ? (a.out ?? defaultArtifactsDir(a.target)) : null;
+    const made = buildDir ? missingFolders(buildDir) : [];
     const progress = makeProgress();
-    let stop = false;
+    let phase: 'building' | 'preparing' | 'training' = isModel ? 'building' : 'preparing';
+    let signal: StopSignal | null = null;
+    let builtNote = '';
     let job: WorkerTraining | null = null;
-    const onSigint = () => {
-      if (stop) process.exit(130);
-      stop = true;
-      job?.stop();
-      process.stderr.write('\ninterrupted: saving a checkpoint (Ctrl-C again to quit now)\n');
-    };
-    process.on('SIGINT', onSigint);
-    let started = false;
+    const off = onStopSignals((sig, count) => {
+      if (count === 1) {
+        signal = sig;
+        if (phase === 'building') {
+          // A build is synchronous JS in the worker, safe to cut short; its temp folders go below.
+          void job?.terminate();
+          return;
+        }
+        job?.stop();
+        note(`\ninterrupted (${sig}): ${phase === 'training' ? 'finishing the current steps and saving a checkpoint' : 'stopping before the first step'}\n`);
+      } else note(`still saving a checkpoint, please wait (SIGKILL abandons it; the previous checkpoint stays intact)\n`);
+    });
     try {
       // Training runs in a worker thread: onnxruntime blocks the thread it runs on, and this
-      // one must keep drawing progress and answering Ctrl-C.
-      job = trainInWorker(dir, {
+      // one must keep drawing progress and answering signals.
+      job = trainInWorker(target, {
         data: parsePairs(a.data, '--data'),
         dataset: a.dataset,
         evalData: parsePairs(a.evalData, '--eval-data'),
@@ -124,13 +126,15 @@ export const trainCommand: CommandModule<object, Args> = {
         lr: a.lr,
         schedule: a.schedule,
         warmup: a.warmup,
-        hyperparameters: hyper,
+        hyperparameters: hyperparametersFrom(a),
         shuffle: a.shuffle && !a.noShuffle,
         seed: a.seed,
         log: a.log,
         checkpointDir: a.checkpointDir,
         checkpointEvery: a.checkpointEvery,
         resume: a.resume,
+        run: a.run,
+        overwrite: a.overwrite,
         executionProvider: a.ep,
         deviceId: a.deviceId,
         threads: a.threads,
@@ -138,28 +142,54 @@ export const trainCommand: CommandModule<object, Args> = {
         stepsPerRun: a.stepsPerRun,
         exportPath: a.export,
       }, {
+        onBuilt: (i) => {
+          phase = 'preparing';
+          builtNote = i.note + '\n';
+        },
         onStart: (i) => {
-          started = true;
-          if (builtNote) process.stderr.write(builtNote);
+          phase = 'training';
+          // Said only once training starts: refused input leaves one line, and nothing built.
+          note(builtNote);
+          note(i.resumedFrom ? `resuming ${i.run} from step ${i.startStep} (${i.resumedFrom})\n` : `starting ${i.run}\n`);
           progress.start(i.total, i.startStep);
         },
         onStep: (i) => progress.update(i),
       });
-      const r = await job.result;
+      let r;
+      try {
+        r = await job.result;
+      } catch (e) {
+        if (signal && phase === 'building') {
+          removeBuildTemps(buildDir!);
+          removeEmptyFolders(made);
+          note(`\ninterrupted (${signal}) while building ${buildDir}: nothing was written\n`);
+          throw new Interrupted(SIGNAL_EXIT_CODES[signal]);
+        }
+        throw e;
+      }
       progress.stop();
+      if (r.steps === 0 && r.interrupted) {
+        note(`stopped before the first step; nothing was trained\n`);
+        throw new Interrupted(SIGNAL_EXIT_CODES[signal ?? 'SIGINT']);
+      }
       const lines = [`${r.interrupted ? 'stopped' : 'trained'} ${r.steps} steps in ${r.seconds.toFixed(1)} s, final loss ${r.finalLoss.toFixed(4)}`];
       if (r.skippedSteps) lines.push(`skipped ${r.skippedSteps} steps with NaN/Inf gradients (parameters left unchanged on those steps)`);
       if (r.eval) lines.push(`held-out: loss ${r.eval.loss.toFixed(4)}${r.eval.accuracy !== undefined ? `, accuracy ${(100 * r.eval.accuracy).toFixed(2)}% of ${r.eval.count}` : ''}`);
-      lines.push(`checkpoint: ${r.checkpoint}`);
+      if (r.checkpoint) lines.push(`checkpoint: ${r.checkpoint} (${r.run})`);
       if (a.export && !r.interrupted) lines.push(`exported: ${a.export}`);
       process.stdout.write(lines.join('\n') + '\n');
-      if (r.interrupted) process.exitCode = 130;
-    } catch (e) {
-      if (builtHere && !started) rmSync(builtHere, { recursive: true, force: true });
-      throw e;
+      if (r.interrupted) process.exitCode = SIGNAL_EXIT_CODES[signal ?? 'SIGINT'];
     } finally {
       progress.stop();
-      process.off('SIGINT', onSigint);
+      off();
     }
   },
 };
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}

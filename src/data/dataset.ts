@@ -19,6 +19,8 @@ export interface DatasetOptions {
   batchSize: number;
   shuffle?: boolean;
   seed?: number;
+  /** How the arrays are named in messages (default: "the data"). */
+  label?: string;
 }
 
 /** mulberry32: small, fast, and the same sequence everywhere. */
@@ -61,13 +63,14 @@ export class ArrayDataset {
 
   constructor(arrays: Map<string, Tensor>, opts: DatasetOptions) {
     this.arrays = arrays;
+    const label = opts.label ?? 'the data';
     const counts = new Set([...arrays.values()].map((t) => t.dims[0] ?? 0));
     if (counts.size !== 1)
-      throw new DataError(`the data arrays have different numbers of rows: ${[...arrays].map(([k, t]) => `${k} ${t.dims[0]}`).join(', ')}; every array must have one row per example`);
+      throw new DataError(`${label}: the arrays have different numbers of rows: ${[...arrays].map(([k, t]) => `${k} ${t.dims[0]}`).join(', ')}; every array must have one row per example`);
     this.rows = [...counts][0];
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new DataError(`--batch-size must be a whole number >= 1, got ${opts.batchSize}`);
     this.batchSize = opts.batchSize;
-    if (this.rows < this.batchSize) throw new DataError(`the data has ${this.rows} rows, fewer than one batch of ${this.batchSize}; lower --batch-size`);
+    if (this.rows < this.batchSize) throw new DataError(`${label} has ${this.rows} rows, fewer than one batch of ${this.batchSize}; lower --batch-size`);
     this.batchesPerEpoch = Math.floor(this.rows / this.batchSize);
     this.shuffle = opts.shuffle ?? true;
     this.seed = opts.seed ?? 0;

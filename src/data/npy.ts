@@ -3,11 +3,11 @@
  * of the header is checked, and the payload length must match the shape before anything else is
  * allocated, so a hostile or truncated file fails with one line.
  */
-import { readFileSync } from 'node:fs';
 import { DataError } from '../errors.js';
 import { DataType, type TypedArray } from '../onnx/data-types.js';
 import { elementCount, type Tensor } from '../onnx/tensor.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { readRegularFile } from '../util/safe-fs.js';
 
 const DESCR: Record<string, number> = {
   '<f4': DataType.FLOAT,
@@ -84,14 +84,9 @@ export function decodeNpy(bytes: Uint8Array, source = 'npy', name = ''): Tensor 
   return { name, dataType, dims, data };
 }
 
+/** Reads a .npy file; a FIFO, device or folder is refused at once (reading one would block or never end). */
 export function readNpy(path: string, name = ''): Tensor {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return decodeNpy(bytes, path, name);
+  return decodeNpy(readRegularFile(path), path, name);
 }
 
 export function encodeNpy(t: Tensor): Uint8Array {

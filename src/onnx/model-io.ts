@@ -1,12 +1,13 @@
 /**
  * Loading and saving ONNX models: bytes <-> ModelProto <-> IR, external data included.
  */
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { ExternalDataError, LionOnnxError, ModelFormatError, oneLine } from '../errors.js';
 import { modelFromProto, modelToProto } from '../ir/convert.js';
 import { allGraphs, type Model } from '../ir/graph.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
+import { readRegularFile } from '../util/safe-fs.js';
 import { dataTypeInfo } from './data-types.js';
 import { checkLocation, externalReader } from './external-data.js';
 import { KNOWN_IR_VERSION, ModelProtoType, decodePlain, encodePlain, type ModelProto } from './schema.js';
@@ -85,17 +86,21 @@ function scanFieldsSafe(bytes: Uint8Array, source: string): FieldScan | null {
   }
 }
 
-export function loadModel(path: string, opts: Omit<LoadOptions, 'baseDir'> = {}): LoadedModel {
+/**
+ * Loads an .onnx file. Only a regular file is read (a FIFO or device is refused at once);
+ * `noFollow` also refuses a symlink (graphs inside an artifacts directory).
+ */
+export function loadModel(path: string, opts: Omit<LoadOptions, 'baseDir'> & { noFollow?: boolean } = {}): LoadedModel {
   let bytes: Buffer;
   try {
     const st = statSync(path);
     if (st.isDirectory()) throw new ModelFormatError(`${path}: is a folder; expected an .onnx file`);
     if (st.size > PROTOBUF_LIMIT) throw new ModelFormatError(`${path}: ${st.size} bytes is over protobuf's 2 GB limit; large models keep their weights in external data`);
-    bytes = readFileSync(path);
   } catch (e) {
     if (e instanceof LionOnnxError) throw e;
     throw new ModelFormatError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+  bytes = readRegularFile(path, { noFollow: opts.noFollow, maxBytes: PROTOBUF_LIMIT });
   return loadModelFromBytes(bytes, { baseDir: dirname(resolve(path)), source: opts.source ?? path });
 }
 

@@ -2,9 +2,10 @@
  * Loss (and learning-rate) curves of one or more runs as a standalone SVG: runs overlaid on
  * one loss axis (log scale when the losses span more than a decade), lr in a strip below.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { DataError } from '../errors.js';
+import { readRegularFile } from '../util/safe-fs.js';
+import { fileHead } from '../util/output-path.js';
 
 export interface RunLog {
   name: string;
@@ -13,13 +14,15 @@ export interface RunLog {
   lr: number[];
 }
 
+/** The comment every plot starts with: what lets `plot` replace a file it wrote before. */
+const PLOT_MARK = '<!-- lion-onnx plot -->';
+
+export function isLionOnnxPlot(path: string): boolean {
+  return fileHead(path, 4096).toString('utf8').includes(PLOT_MARK);
+}
+
 export function readRunLog(path: string): RunLog {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const text = readRegularFile(path).toString('utf8');
   const run: RunLog = { name: basename(path).replace(/\.jsonl$/, ''), steps: [], loss: [], lr: [] };
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
@@ -76,6 +79,7 @@ export function plotRuns(runs: RunLog[], opts: { title?: string; width?: number 
       .map((p, i) => (i ? 'L' : 'M') + p)
       .join('');
   const parts: string[] = [];
+  parts.push(PLOT_MARK);
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   parts.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(opts.title ?? 'training loss')}</text>`);

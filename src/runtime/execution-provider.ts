@@ -38,8 +38,12 @@ export function sessionOptions(opts: ExecutionOptions): ort.InferenceSession.Ses
     logSeverityLevel: 4,
     executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: opts.deviceId ?? 0 }] : ['cpu'],
   };
-  const threads = opts.threads ?? availableParallelism();
+  const cores = availableParallelism();
+  const threads = opts.threads ?? cores;
   if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a whole number >= 1, got ${opts.threads}`);
+  // Far more threads than cores only thrashes; absurd counts make onnxruntime fail to allocate.
+  const most = Math.max(16, 4 * cores);
+  if (threads > most) throw new UsageError(`--threads ${threads} is far beyond this machine's ${cores} cores; use at most ${most} (default: one per core)`);
   so.intraOpNumThreads = threads;
   so.interOpNumThreads = 1;
   return so;

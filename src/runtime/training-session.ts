@@ -6,19 +6,17 @@
  * Hyperparameters and the learning rate are graph inputs: schedules never rebuild a graph.
  */
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataError, UsageError } from '../errors.js';
 import { openArtifacts, readInitialState, type Artifacts } from '../artifacts/read.js';
 import type { Manifest } from '../artifacts/manifest.js';
-import { writeSafetensors } from '../artifacts/safetensors.js';
-import { loadModel, saveModel } from '../onnx/model-io.js';
+import { checkStateTensors } from '../artifacts/check-state.js';
 import type { TypedArray } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
-import { cloneModel } from '../ir/clone.js';
 import { optimizerByName, resolveHyperparameters, type Hyperparameters, type Optimizer } from '../optim/optimizer.js';
 import { batchRows, sliceRows, toFeeds, typeOfArray, type Batch } from './batch.js';
-import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { KEEP_CHECKPOINTS, readCheckpoint, writeCheckpoint } from '../artifacts/checkpoint.js';
+import { writeExport, type ExportOptions } from './export-model.js';
 import { createSession, type ExecutionOptions } from './execution-provider.js';
 import { fromOrt, scalarF64, toOrt } from './ort-tensor.js';
 import { learningRate, type Schedule } from './schedule.js';
@@ -131,16 +129,8 @@ export class TrainingSession {
   }
 
   private setState(tensors: Map<string, Tensor>, source: string): void {
-    for (const i of this.manifest.inputs) {
-      if (i.role !== 'param' && i.role !== 'state') continue;
-      const t = tensors.get(i.name);
-      if (!t) throw new DataError(`${source}: no tensor '${i.name}' (${i.role === 'state' ? `optimizer state of '${i.param}'` : 'parameter'})`);
-      const p = this.manifest.parameters.find((x) => x.name === (i.param ?? i.name));
-      if (p && (t.dims.length !== p.shape.length || t.dims.some((d, k) => d !== p.shape[k])))
-        throw new DataError(`${source}: '${i.name}' has shape [${t.dims.join(', ')}], the model needs [${p.shape.join(', ')}]`);
-      if (p && t.dataType !== (p.dtype === 'float64' ? 11 : 1)) throw new DataError(`${source}: '${i.name}' must be ${p.dtype}`);
-      this.state.set(i.name, toOrt(t));
-    }
+    checkStateTensors(this.manifest, tensors, source, { state: true });
+    for (const i of this.manifest.inputs) if (i.role === 'param' || i.role === 'state') this.state.set(i.name, toOrt(tensors.get(i.name)!));
   }
 
   /**
@@ -422,28 +412,32 @@ export class TrainingSession {
   }
 
   /**
-   * Writes a checkpoint into `dir` (atomically; see checkpoint.ts) and returns its JSON path.
-   * `trainer` is stored verbatim, for what the caller needs to continue exactly (data order).
+   * Writes a checkpoint into `dir` (atomically; see artifacts/checkpoint.ts), keeping the newest
+   * `keep` of that folder, and returns its JSON path. `trainer` is stored verbatim, for what the
+   * caller needs to continue exactly (data order); `run` names the training run.
    */
-  saveCheckpoint(dir: string, trainer?: Record<string, unknown>, keep = 3): string {
+  saveCheckpoint(dir: string, trainer?: Record<string, unknown>, opts: { keep?: number; run?: string } = {}): string {
     this.checkOpen();
     if (this.accumulated) throw new UsageError('cannot checkpoint in the middle of gradient accumulation; call applyAccumulated() first');
     mkdirSync(dir, { recursive: true });
     return writeCheckpoint(
       dir,
-      { step: this.stepsDone, hyperparameters: this.hyperparameters, artifactsDir: this.artifacts.dir, trainer: { baseLr: this.baseLr, ...trainer } },
+      { step: this.stepsDone, build: this.manifest.build.id, ...(opts.run ? { run: opts.run } : {}), hyperparameters: this.hyperparameters, artifactsDir: this.artifacts.dir, trainer: { baseLr: this.baseLr, ...trainer } },
       this.stateTensors(),
-      keep,
+      opts.keep ?? KEEP_CHECKPOINTS,
     );
   }
 
-  /** Restores parameters, momenta, step and hyperparameters; returns the trainer data saved with it. */
+  /**
+   * Restores parameters, momenta, step and hyperparameters; returns the trainer data saved with
+   * it. The checkpoint must come from this build (its `build` is the manifest's id): the
+   * directory may have moved, but another program's weights are refused even when they fit.
+   */
   loadCheckpoint(path: string): Record<string, unknown> | undefined {
     this.checkOpen();
     const c = readCheckpoint(path);
-    if (resolve(c.artifactsDir) !== resolve(this.artifacts.dir)) {
-      // Allowed (directories move), but the parameters must fit this program.
-    }
+    if (c.info.build !== this.manifest.build.id)
+      throw new DataError(`${c.path} belongs to another build (${c.info.build.slice(0, 12)}…) than ${this.artifacts.dir} (${this.manifest.build.id.slice(0, 12)}…); resume or export it with the artifacts directory it was trained in`);
     this.setState(c.tensors, c.path);
     this.stepsDone = c.info.step;
     this.hyperparameters = resolveHyperparameters(this.optimizer, c.info.hyperparameters);
@@ -451,9 +445,9 @@ export class TrainingSession {
   }
 
   /** Writes the inference model with the current weights (no optimizer state or training inputs). */
-  exportModel(path: string, opts: { safetensors?: string } = {}): void {
+  exportModel(path: string, opts: ExportOptions = {}): void {
     this.checkOpen();
-    exportWeights(this.artifacts, new Map(this.manifest.parameters.map((p) => [p.name, this.getParameter(p.name)])), path, opts);
+    writeExport(this.artifacts, new Map(this.manifest.parameters.map((p) => [p.name, this.getParameter(p.name)])), path, { from: { step: this.stepsDone }, ...opts });
   }
 
   private checkOpen(): void {
@@ -486,20 +480,4 @@ function stackBatches(feeds: Record<string, ort.Tensor>[]): Record<string, ort.T
     out[name] = new ort.Tensor(first.type as 'float32', data as Float32Array, [parts.length, ...first.dims]);
   }
   return out;
-}
-
-/** The artifacts' inference model with `weights` written into its initializers. */
-export function exportWeights(artifacts: Artifacts, weights: Map<string, Tensor>, path: string, opts: { safetensors?: string } = {}): void {
-  const file = artifacts.manifest.graphs.inference;
-  if (!file) throw new UsageError(`${artifacts.dir} has no inference model to export into`);
-  const model = cloneModel(loadModel(artifacts.path(file)));
-  const g = model.graph;
-  for (const [name, w] of weights) {
-    const i = g.initializers.findIndex((t) => t.name === name);
-    if (i < 0) throw new DataError(`the inference model has no initializer '${name}' to write the trained weights into`);
-    const old = g.initializers[i];
-    g.initializers[i] = { ...old, data: w.data, storage: old.storage === 'typed' ? 'raw' : old.storage, dims: [...old.dims] };
-  }
-  saveModel(model, path);
-  if (opts.safetensors) writeSafetensors(opts.safetensors, [...weights.values()]);
 }

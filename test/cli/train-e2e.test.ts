@@ -12,7 +12,7 @@ import { loadModel } from '../../src/onnx/model-io.js';
 import type { TypedArray } from '../../src/onnx/data-types.js';
 import { readNpy } from '../../src/data/npy.js';
 import { readSafetensors } from '../../src/artifacts/safetensors.js';
-import { readCheckpoint } from '../../src/runtime/checkpoint.js';
+import { readCheckpoint } from '../../src/artifacts/checkpoint.js';
 import { REPO, runCli } from '../helpers/cli.js';
 import { normals, rng } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -70,7 +70,7 @@ describe('lion-onnx build → train → export', () => {
     // Run A: 100 steps uninterrupted, checkpoints every 50.
     const logA = join(root, 'A.jsonl');
     ok(['train', art, ...trainArgs, '--steps', '100', '--log', logA, '--checkpoint-every', '50']);
-    expect(readdirSync(join(art, 'checkpoints')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000050.json', 'checkpoint-0000100.json']);
+    expect(readdirSync(join(art, 'checkpoints', 'run-0001')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000050.json', 'checkpoint-0000100.json']);
     const a = readLog(logA);
     expect(a.map((l) => l.step)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(a.every((l) => l.lr === 1e-3 && Number.isFinite(l.loss))).toBe(true);
@@ -82,9 +82,9 @@ describe('lion-onnx build → train → export', () => {
     const model = join(root, 'model.onnx');
     const weights = join(root, 'w.safetensors');
     const out = ok(['export', art, '-o', model, '--safetensors', weights]);
-    expect(out).toContain('step 100');
+    expect(out).toContain('run-0001, step 100');
 
-    const ckpt = readCheckpoint(join(art, 'checkpoints', 'checkpoint-0000100.json'));
+    const ckpt = readCheckpoint(join(art, 'checkpoints', 'run-0001', 'checkpoint-0000100.json'));
     expect(ckpt.info.step).toBe(100);
     const initial = readSafetensors(join(art, 'state.safetensors')).tensors;
 
@@ -146,8 +146,8 @@ describe('lion-onnx build → train → export', () => {
     ok(['train', art, ...trainArgs, '--steps', '50', '--log', logB, '--checkpoint-dir', ckB]);
     expect(readLog(logB).map((l) => l.step)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     // The 50-step run's state is run A's state at step 50.
-    const a50 = readCheckpoint(join(art, 'checkpoints', 'checkpoint-0000050.json'));
-    const b50 = readCheckpoint(join(ckB, 'checkpoint-0000050.json'));
+    const a50 = readCheckpoint(join(art, 'checkpoints', 'run-0001', 'checkpoint-0000050.json'));
+    const b50 = readCheckpoint(join(ckB, 'run-0001', 'checkpoint-0000050.json'));
     for (const [name, t] of a50.tensors) expect(sameBits(t.data as TypedArray, b50.tensors.get(name)!.data as TypedArray), name).toBe(true);
 
     ok(['train', art, ...trainArgs, '--steps', '100', '--log', logB, '--checkpoint-dir', ckB, '--resume']);
@@ -156,14 +156,14 @@ describe('lion-onnx build → train → export', () => {
     // Exactly the uninterrupted run's losses (JSON numbers round-trip doubles exactly).
     expect(b.slice(50).map((l) => l.loss)).toEqual(a.slice(50).map((l) => l.loss));
     expect(b.map((l) => [l.step, l.loss, l.lr])).toEqual(a.map((l) => [l.step, l.loss, l.lr]));
-    const b100 = readCheckpoint(join(ckB, 'checkpoint-0000100.json'));
+    const b100 = readCheckpoint(join(ckB, 'run-0001', 'checkpoint-0000100.json'));
     for (const [name, t] of ckpt.tensors) expect(sameBits(t.data as TypedArray, b100.tensors.get(name)!.data as TypedArray), name).toBe(true);
 
     // Both runs in one chart: a loss path and an lr path per run, in the run's colour.
     const svgPath = join(root, 'c.svg');
     ok(['plot', logA, logB, '-o', svgPath]);
     const svg = readFileSync(svgPath, 'utf8');
-    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.startsWith('<!-- lion-onnx plot -->\n<svg')).toBe(true);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
     checkTagsBalanced(svg);
     const strokes = [...svg.matchAll(/<path d="M[^"]+" [^>]*stroke="([^"]+)"/g)].map((p) => p[1]);
@@ -188,7 +188,7 @@ describe('lion-onnx build → train → export', () => {
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('trained 40 steps');
     expect(readLog(join(root, 'C.jsonl')).map((l) => l.step)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    expect(readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000020.json', 'checkpoint-0000040.json']);
+    expect(readdirSync(join(dir, 'checkpoints', 'run-0001')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000020.json', 'checkpoint-0000040.json']);
 
     // Resuming under other batching would continue with other rows (or index past the data):
     // refused before the log or the checkpoints are touched.
@@ -203,6 +203,6 @@ describe('lion-onnx build → train → export', () => {
       expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: --resume: .*checkpoint-0000040\\.json was trained with --batch-size 8 --seed 7, this run has ${now};`))]);
     }
     expect(readFileSync(join(root, 'C.jsonl'), 'utf8')).toBe(logBefore);
-    expect(readdirSync(join(dir, 'checkpoints')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000020.json', 'checkpoint-0000040.json']);
+    expect(readdirSync(join(dir, 'checkpoints', 'run-0001')).filter((f) => f.endsWith('.json')).sort()).toEqual(['checkpoint-0000020.json', 'checkpoint-0000040.json']);
   });
 });

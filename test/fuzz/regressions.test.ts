@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportTrained } from '../../src/api/export.js';
-import { latestCheckpoint } from '../../src/runtime/checkpoint.js';
+import { newestCheckpoint } from '../../src/artifacts/checkpoint.js';
 import { CONTROL, HANG_MS, checkTyped, dataTemplate, fuzzContext, regressionCases } from '../helpers/fuzz.js';
 import { SEED_DIR } from '../helpers/fuzz-seeds.js';
 import type { SandboxJob, SandboxResult } from '../helpers/sandbox.js';
@@ -55,7 +55,7 @@ function editJson(doc: unknown, edit: NonNullable<Case['edit']>): unknown {
 function editedCopy(template: string, name: string, edit: NonNullable<Case['edit']>): string {
   const dir = join(ctx.root, name);
   cpSync(template, dir, { recursive: true });
-  const file = edit.file === 'checkpoint' ? latestCheckpoint(join(dir, 'checkpoints'))! : join(dir, edit.file);
+  const file = edit.file === 'checkpoint' ? newestCheckpoint(join(dir, 'checkpoints'))!.path : join(dir, edit.file);
   if (edit.text !== undefined) writeFileSync(file, edit.text);
   else if (file.endsWith('.safetensors')) {
     const bytes = readFileSync(file);

@@ -22,7 +22,7 @@ import { exportTrained } from '../../src/api/export.js';
 import { decodeNpy } from '../../src/data/npy.js';
 import { decodeSafetensors } from '../../src/artifacts/safetensors.js';
 import { openArtifacts } from '../../src/artifacts/read.js';
-import { latestCheckpoint, readCheckpoint } from '../../src/runtime/checkpoint.js';
+import { newestCheckpoint, readCheckpoint } from '../../src/artifacts/checkpoint.js';
 import { Sandbox, type SandboxJob, type SandboxResult } from './sandbox.js';
 import { ONNX_SEEDS, SEED_DIR, readSeed, type OnnxSeed } from './fuzz-seeds.js';
 
@@ -707,7 +707,7 @@ export async function runDataCase(ctx: FuzzContext, c: DataCase): Promise<string
   try {
     const data = seedData();
     const ckptDir = join(dir, 'checkpoints');
-    const ckptJson = latestCheckpoint(ckptDir)!;
+    const ckptJson = newestCheckpoint(ckptDir)!.path;
     if (c.kind === 'npy') {
       const name = (['x', 'target'] as const)[c.as];
       const seedFile = ['x4.npy', 'target3.npy'][c.file];

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { listCheckpoints, readCheckpoint } from '../../src/runtime/checkpoint.js';
+import { listCheckpoints, readCheckpoint } from '../../src/artifacts/checkpoint.js';
 import { CLI, REPO, runCli } from './cli.js';
 import { rng } from './graphs.js';
 
@@ -109,7 +109,7 @@ export async function trial(s: KillResumeSetup, i: number, seed: number): Promis
   const killed = await trainKilled(dir, log, delay, from);
 
   // Whatever the kill interrupted, every checkpoint on disk is whole.
-  const checkpoints = listCheckpoints(join(dir, 'checkpoints'));
+  const checkpoints = listCheckpoints(join(dir, 'checkpoints', 'run-0001'));
   for (const c of checkpoints) {
     const read = readCheckpoint(c);
     expect(read.info.step % 3 === 0 || read.info.step === STEPS, c).toBe(true);

@@ -46,9 +46,16 @@ const handlers = {
   /** The `train` API on an artifacts directory: data given, or made to fit the manifest. */
   async train(job) {
     const data = job.data ?? synthesizeData(job.dir);
+    // Held-out data only where there is an eval graph (train refuses it otherwise).
+    let hasEval = true;
+    try {
+      hasEval = !!openArtifacts(job.dir).manifest.graphs.eval;
+    } catch {
+      // A damaged manifest: train reports it.
+    }
     const r = await train(job.dir, {
       data,
-      evalData: data,
+      ...(hasEval ? { evalData: data } : {}),
       batchSize: job.batchSize ?? 4,
       steps: job.steps ?? 2,
       lr: 1e-3,

@@ -126,7 +126,12 @@ describe('build, export and rewrite keep what the user wrote', () => {
     expect(e.code, e.stderr).toBe(0);
     const got = decode(exported);
     const want = decode(modelPath);
-    // Values changed (trained) and typed float_data is written as raw_data; nothing else differs.
+    // Values changed (trained) and typed float_data is written as raw_data; the model's
+    // metadata gains exactly lion-onnx's export mark (after the user's own); nothing else differs.
+    const mark = got.metadata_props!.at(-1)!;
+    expect(mark.key).toBe('lion-onnx.export');
+    expect(JSON.parse(mark.value!)).toMatchObject({ run: 'run-0001', step: 3 });
+    got.metadata_props = got.metadata_props!.slice(0, -1);
     for (const m of [got, want])
       for (const t of m.graph!.initializer!) {
         expect(t.raw_data ?? t.float_data, t.name).toBeDefined();

@@ -60,13 +60,13 @@ describe('training in a worker thread', () => {
     child.kill('SIGINT');
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code, stderr).toBe(130);
-    const ckpts = readdirSync(join(art, 'checkpoints')).filter((f) => f.endsWith('.json'));
+    const ckpts = readdirSync(join(art, 'checkpoints', 'run-0001')).filter((f) => f.endsWith('.json'));
     expect(ckpts.length).toBe(1);
     const step = Number(/checkpoint-(\d+)/.exec(ckpts[0])![1]);
     expect(step).toBeGreaterThan(0);
     const resumed = runCli(['train', art, '--dataset', 'mnist', '--steps', String(step + 16), '--batch-size', '64', '--lr', '1e-3', '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(new RegExp(`trained ${step + 16} steps`));
-    expect(existsSync(join(art, 'checkpoints', `checkpoint-${String(step + 16).padStart(7, '0')}.json`))).toBe(true);
+    expect(existsSync(join(art, 'checkpoints', 'run-0001', `checkpoint-${String(step + 16).padStart(7, '0')}.json`))).toBe(true);
   }, 60_000);
 });
