@@ -11,10 +11,10 @@ import type { Manifest } from '../artifacts/manifest.js';
 import { ArrayDataset, type DatasetPosition } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { readNpy } from '../data/npy.js';
-import { cleanLeftovers, latestCheckpoint, newestCheckpoint } from '../artifacts/checkpoint.js';
+import { cleanLeftovers, latestCheckpoint, newestCheckpoint, removeAbandonedRuns } from '../artifacts/checkpoint.js';
 import { CHECKPOINTS_DIR } from '../artifacts/layout.js';
 import { acquireTrainLock } from '../artifacts/lock.js';
-import { createRun, listRuns, prepareRoot, removeEmptyRuns, type Run } from '../artifacts/runs.js';
+import { createRun, listRuns, prepareRoot, type Run } from '../artifacts/runs.js';
 import { checkExportOutputs } from '../runtime/export-model.js';
 import { RunLog, isLionOnnxLog, logRun } from '../runtime/run-log.js';
 import { checkOutputFile } from '../util/output-path.js';
@@ -253,9 +253,9 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
     } else {
       if (opts.run) throw new UsageError('--run names a run to resume; add --resume, or leave --run out to start a new run');
       prepareRoot(root, rootFlag, true);
-      // Under DIR's lock only this process makes runs in DIR/checkpoints: an empty run there
-      // is one a crash left before its first checkpoint.
-      if (!opts.checkpointDir) removeEmptyRuns(root);
+      // Under DIR's lock only this process makes runs in DIR/checkpoints: a run there without
+      // a checkpoint is one a crash left before its first checkpoint.
+      if (!opts.checkpointDir) removeAbandonedRuns(root);
       run = createRun(root);
       createdRun = true;
     }

@@ -9,7 +9,7 @@
  * checkpoint intact and never a JSON without its state. Pruning then deletes older
  * checkpoints of the same folder (a run, runtime/runs.ts), JSON first.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { DataError, UsageError } from '../errors.js';
 import type { Tensor } from '../onnx/tensor.js';
@@ -151,6 +151,23 @@ export function cleanLeftovers(dir: string): string[] {
   const found = leftovers(dir);
   for (const f of found) fileOps.remove(f);
   return found;
+}
+
+/**
+ * Removes the runs under `root` that hold no complete checkpoint: a crash before a run's first
+ * checkpoint leaves its folder empty, or holding only temp files and a state file without its
+ * JSON (leftovers, matched exactly). Only for a root no other process writes into.
+ */
+export function removeAbandonedRuns(root: string): void {
+  for (const r of listRuns(root)) {
+    if (latestCheckpoint(r.dir)) continue;
+    cleanLeftovers(r.dir);
+    try {
+      rmdirSync(r.dir);
+    } catch {
+      // Something that is not lion-onnx's is in it: the folder stays.
+    }
+  }
 }
 
 /** The newest checkpoint of the named run, or of the newest run that has one, under a checkpoint root. */

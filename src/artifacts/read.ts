@@ -51,6 +51,8 @@ export function openArtifacts(dir: string): Artifacts {
   if (!isDir) throw new UsageError(`${dir} is not a folder; pass the --out folder written by 'lion-onnx build' or 'lion-onnx rewrite'`);
   if (!lstatOrNull(join(dir, 'manifest.json'))) throw new UsageError(`${dir} has no manifest.json; it is not an artifacts directory (make one with 'lion-onnx build' or 'rewrite')`);
   const manifest = readManifest(dir);
+  // Every file the manifest names, checked now rather than when a graph is first needed.
+  for (const f of [manifest.state, ...Object.values(manifest.graphs)]) if (typeof f === 'string') artifactFile(dir, f);
   return { dir, manifest, path: (f: string) => artifactFile(dir, f) };
 }
 

@@ -8,7 +8,7 @@
  * The root and the run folders must be real folders: a symlinked checkpoints/ would make
  * pruning delete files wherever it points.
  */
-import { mkdirSync, readdirSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import { checkRealDir, lstatOrNull } from '../util/safe-fs.js';
@@ -43,8 +43,9 @@ export function prepareRoot(root: string, flag: string, create: boolean): void {
 /** The runs under `root`, oldest first (real folders only). */
 export function listRuns(root: string): Run[] {
   if (!checkRealDir(root, root)) return [];
+  // A run-NNNN that is a symlink is refused, not skipped: it would hide a run or point elsewhere.
   return readdirSync(root)
-    .filter((f) => RUN_NAME.test(f) && lstatOrNull(join(root, f))?.isDirectory())
+    .filter((f) => RUN_NAME.test(f) && checkRealDir(join(root, f), join(root, f)))
     .sort((a, b) => Number(RUN_NAME.exec(a)![1]) - Number(RUN_NAME.exec(b)![1]))
     .map((name) => ({ name, dir: join(root, name) }));
 }
@@ -75,15 +76,4 @@ export function findRun(root: string, name: string): Run {
     throw new UsageError(`there is no run ${name} in ${root}${names.length ? `; its runs are ${names.join(', ')}` : ' (no runs yet)'}`);
   }
   return { name, dir };
-}
-
-/** Removes run folders that hold nothing (left by a run killed before its first checkpoint). */
-export function removeEmptyRuns(root: string): void {
-  for (const r of listRuns(root)) {
-    try {
-      if (readdirSync(r.dir).length === 0) rmdirSync(r.dir);
-    } catch {
-      // Someone else's, or gone: leave it.
-    }
-  }
 }

@@ -4,9 +4,9 @@
  * at a time through a descriptor kept open; a write that fails (disk full) is cut back to the
  * last whole line, so the file never holds half a line, and the failure is one clear error.
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { writeError, writeFileAtomic } from '../util/atomic-write.js';
+import { fileOps, writeError, writeFileAtomic } from '../util/atomic-write.js';
 import { readRegularFile } from '../util/safe-fs.js';
 import { fileHead } from '../util/output-path.js';
 
@@ -56,7 +56,7 @@ export class RunLog {
   ) {
     if (opts.resumeAt !== undefined) truncateLog(path, opts.resumeAt);
     try {
-      this.fd = openSync(path, opts.resumeAt !== undefined ? 'a' : 'w');
+      this.fd = fileOps.open(path, opts.resumeAt !== undefined ? 'a' : 'w');
     } catch (e) {
       throw writeError(e, path);
     }
@@ -68,11 +68,11 @@ export class RunLog {
     if (!text) return;
     const bytes = Buffer.from(text, 'utf8');
     try {
-      for (let off = 0; off < bytes.length; ) off += writeSync(this.fd, bytes, off, bytes.length - off);
+      for (let off = 0; off < bytes.length; ) off += fileOps.write(this.fd, bytes, off, bytes.length - off);
       this.size += bytes.length;
     } catch (e) {
       try {
-        ftruncateSync(this.fd, this.size);
+        fileOps.truncate(this.fd, this.size);
       } catch {
         // The cut itself failed: the next read of the log drops an unterminated last line.
       }
@@ -83,7 +83,7 @@ export class RunLog {
 
   close(): void {
     try {
-      closeSync(this.fd);
+      fileOps.close(this.fd);
     } catch {
       // Already closed.
     }

@@ -10,7 +10,7 @@
  * a failure cleans up its temp files. The file operations go through `fileOps` so tests can
  * inject a fault or a crash at each step (test/util/atomic-write.test.ts).
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { UsageError } from '../errors.js';
 
@@ -22,6 +22,7 @@ export const fileOps = {
   close: (fd: number): void => closeSync(fd),
   rename: (from: string, to: string): void => renameSync(from, to),
   remove: (path: string): void => rmSync(path, { force: true }),
+  truncate: (fd: number, length: number): void => ftruncateSync(fd, length),
 };
 
 let counter = 0;
@@ -53,12 +54,18 @@ export function writeTemp(path: string, chunks: Iterable<Uint8Array>): string {
   } catch (e) {
     try {
       fileOps.close(fd);
-    } finally {
-      fileOps.remove(tmp);
+    } catch {
+      // Closing failed too: the temp file goes all the same.
     }
+    fileOps.remove(tmp);
     throw writeError(e, path);
   }
-  fileOps.close(fd);
+  try {
+    fileOps.close(fd);
+  } catch (e) {
+    fileOps.remove(tmp);
+    throw writeError(e, path);
+  }
   return tmp;
 }
 

@@ -20,3 +20,11 @@ export function runCli(args: string[], opts: { cwd?: string; timeout?: number; e
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** The refusal contract: exit 2, exactly one stderr line starting "error: ", no stack trace, nothing on stdout. Returns the line. */
+export function refusedLine(r: CliResult): string {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  if (r.code !== 2 || lines.length !== 1 || !lines[0].startsWith('error: ') || /^\s+at /m.test(r.stderr) || r.stdout !== '')
+    throw new Error(`expected a one-line refusal with exit 2, got exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return lines[0];
+}

@@ -1,16 +1,19 @@
 /**
  * Crash-safe checkpoints, tested the hard way: `lion-onnx train` on the torch MLP fixture
- * (60 steps, a checkpoint every 3, seeded shuffle, --log) is killed with SIGKILL at a seeded
- * random moment, then `train --resume` runs it to the end. Afterwards the log must hold steps
- * 1..60 once each with the uninterrupted run's losses and learning rates, bit for bit, and
- * every checkpoint the killed run left must read back whole (a partial file is never taken for
- * a checkpoint).
+ * (60 steps, a checkpoint after every step, seeded shuffle, --log) is killed with SIGKILL at a
+ * seeded random moment, then `train --resume` runs it to the end (or, when no checkpoint was
+ * saved yet, a fresh run does). Afterwards the log must hold steps 1..60 once each with the
+ * uninterrupted run's losses and learning rates, bit for bit; the final checkpoint's tensors
+ * must equal the uninterrupted run's bit for bit; every checkpoint the killed run left must
+ * read back whole (a partial file is never taken for a checkpoint); and once the run is done
+ * nothing stray is left: the run folder holds exactly its newest three checkpoints.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { listCheckpoints, readCheckpoint } from '../../src/artifacts/checkpoint.js';
+import type { TypedArray } from '../../src/onnx/data-types.js';
 import { CLI, REPO, runCli } from './cli.js';
 import { rng } from './graphs.js';
 
@@ -25,7 +28,11 @@ export interface KillResumeSetup {
   /** Seconds from spawn to exit, and from the first logged step to the last, of the uninterrupted run. */
   total: number;
   training: number;
+  /** The uninterrupted run's final checkpoint. */
+  final: ReturnType<typeof readCheckpoint>;
 }
+
+const RUN = join('checkpoints', 'run-0001');
 
 function trainArgs(dir: string, log: string, resume: boolean): string[] {
   return [
@@ -33,7 +40,7 @@ function trainArgs(dir: string, log: string, resume: boolean): string[] {
     '--data', `x=${join(FIXTURE, 'x.npy')}`,
     '--data', `target=${join(FIXTURE, 'target.npy')}`,
     '--batch-size', '8', '--steps', String(STEPS), '--lr', '1e-3', '--seed', '7',
-    '--checkpoint-every', '3', '--log', log, '--threads', '1',
+    '--checkpoint-every', '1', '--log', log, '--threads', '1',
     ...(resume ? ['--resume'] : []),
   ];
 }
@@ -91,7 +98,7 @@ export async function setup(root: string): Promise<KillResumeSetup> {
   expect(reference.map((l) => JSON.parse(l).step)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
   // The log's own clock: from the first step's line to the last one is where checkpoints happen.
   const times = readFileSync(join(dir, 'run.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).time as number);
-  return { root, template, reference, total: r.seconds, training: times[times.length - 1] - times[0] };
+  return { root, template, reference, total: r.seconds, training: times[times.length - 1] - times[0], final: readCheckpoint(join(dir, RUN, 'checkpoint-0000060.json')) };
 }
 
 /**
@@ -109,19 +116,33 @@ export async function trial(s: KillResumeSetup, i: number, seed: number): Promis
   const killed = await trainKilled(dir, log, delay, from);
 
   // Whatever the kill interrupted, every checkpoint on disk is whole.
-  const checkpoints = listCheckpoints(join(dir, 'checkpoints', 'run-0001'));
+  const checkpoints = listCheckpoints(join(dir, RUN));
   for (const c of checkpoints) {
     const read = readCheckpoint(c);
-    expect(read.info.step % 3 === 0 || read.info.step === STEPS, c).toBe(true);
+    expect(read.info.run).toBe('run-0001');
     expect(read.tensors.size).toBeGreaterThan(0);
   }
   const before = logLines(log);
   // Logged steps are the reference's, up to where the kill came.
   expect(before).toEqual(s.reference.slice(0, before.length));
 
+  const newest = checkpoints.length ? readCheckpoint(checkpoints.at(-1)!).info.step : 0;
   const resume = runCli(trainArgs(dir, log, checkpoints.length > 0), { timeout: 120_000 });
   expect(resume.code, resume.stderr).toBe(0);
+  if (checkpoints.length) expect(resume.stderr).toMatch(new RegExp(`resuming run-0001 from step ${newest} `));
   expect(logLines(log)).toEqual(s.reference);
+  // The final state is the uninterrupted run's, bit for bit.
+  const final = readCheckpoint(join(dir, RUN, 'checkpoint-0000060.json'));
+  expect([...final.tensors.keys()].sort()).toEqual([...s.final.tensors.keys()].sort());
+  for (const [name, t] of s.final.tensors) expect(Buffer.compare(bytes(final.tensors.get(name)!.data as TypedArray), bytes(t.data as TypedArray)), name).toBe(0);
+  // Nothing stray: one run, holding exactly its newest three checkpoints; no lock left.
+  expect(readdirSync(join(dir, 'checkpoints'))).toEqual(['run-0001']);
+  expect(readdirSync(join(dir, RUN)).sort()).toEqual([58, 59, 60].flatMap((k) => [`checkpoint-00000${k}.json`, `checkpoint-00000${k}.safetensors`]));
+  expect(existsSync(join(dir, 'train.lock'))).toBe(false);
   const landed = killed.signal === 'SIGKILL' ? `killed after ${killed.seconds.toFixed(2)} s (${before.length} steps logged, ${checkpoints.length} checkpoints)` : `finished before the kill (${killed.seconds.toFixed(2)} s)`;
   return landed;
+}
+
+function bytes(a: TypedArray): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }

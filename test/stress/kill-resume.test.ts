@@ -1,7 +1,8 @@
 /**
- * 24 SIGKILL trials of `lion-onnx train` (test/helpers/kill-resume.ts), kill moments seeded and
- * spread over the whole run and over the training steps; each resumes to the uninterrupted
- * run's losses bit for bit, and no partial file is ever read as a checkpoint.
+ * 30 SIGKILL trials of `lion-onnx train --checkpoint-every 1` (test/helpers/kill-resume.ts),
+ * kill moments seeded and spread over the whole run and over the training steps; each resumes
+ * from the newest intact checkpoint to the uninterrupted run's losses and final state bit for
+ * bit, no partial file is ever read as a checkpoint, and no stray file remains.
  */
 import { beforeAll, describe, it } from 'vitest';
 import { setup, trial, type KillResumeSetup } from '../helpers/kill-resume.js';
@@ -16,7 +17,7 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('SIGKILL during train, then --resume (stress)', () => {
-  for (let i = 0; i < 24; i++)
+  for (let i = 0; i < 30; i++)
     it(`trial ${i}`, { timeout: 120_000 }, async () => {
       console.log(`trial ${i}: ${await trial(s, i, SEED)}`);
     });
