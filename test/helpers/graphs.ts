@@ -10,16 +10,17 @@ export function model(graph: Graph, opset = 13): Model {
 
 /**
  * A "training graph" whose gradients are fed as inputs: for each parameter P (an initializer
- * with the given values) an input `g:P` and a node Identity(g:P) -> P_grad, a graph output.
+ * with the given values, float32 unless `elemType` says otherwise) an input `g:P` and a node
+ * Identity(g:P) -> P_grad, a graph output.
  */
-export function gradientsAsInputs(params: Record<string, { dims: number[]; values: number[] }>): Model {
+export function gradientsAsInputs(params: Record<string, { dims: number[]; values: number[] }>, elemType: number = DataType.FLOAT): Model {
   const g = new Graph();
   g.name = 'grads_as_inputs';
   for (const [name, { dims, values }] of Object.entries(params)) {
-    g.initializers.push(makeTensor(name, DataType.FLOAT, dims, values));
-    g.inputs.push({ name: `g:${name}`, type: tensorType(DataType.FLOAT, dims) });
+    g.initializers.push(makeTensor(name, elemType, dims, values));
+    g.inputs.push({ name: `g:${name}`, type: tensorType(elemType, dims) });
     g.nodes.push({ opType: 'Identity', inputs: [`g:${name}`], outputs: [`${name}_grad`], attributes: [], name: `grad_of_${name}` });
-    g.outputs.push({ name: `${name}_grad`, type: tensorType(DataType.FLOAT, dims) });
+    g.outputs.push({ name: `${name}_grad`, type: tensorType(elemType, dims) });
   }
   return model(g);
 }
