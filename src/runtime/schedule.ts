@@ -24,6 +24,7 @@ export function learningRate(schedule: Schedule, baseLr: number, step: number): 
     if (!Number.isFinite(lr) || lr < 0) throw new UsageError(`the learning-rate schedule returned ${lr} at step ${step}; it must be a finite number >= 0`);
     return lr;
   }
+  checkSpec(schedule);
   const warmup = schedule.warmup ?? 0;
   if (step < warmup) return (baseLr * (step + 1)) / warmup;
   if (schedule.kind === 'constant') return baseLr;
@@ -32,6 +33,16 @@ export function learningRate(schedule: Schedule, baseLr: number, step: number): 
   const t = Math.min(1, (step - warmup) / span);
   if (schedule.kind === 'linear') return final + (baseLr - final) * (1 - t);
   return final + (baseLr - final) * 0.5 * (1 + Math.cos(Math.PI * t));
+}
+
+/** A spec that would feed the graph a negative or non-finite learning rate is refused (Lion's update needs lr >= 0). */
+function checkSpec(s: ScheduleSpec): void {
+  const warmup = s.warmup ?? 0;
+  if (!Number.isSafeInteger(warmup) || warmup < 0) throw new UsageError(`schedule warmup must be a whole number of steps >= 0, got ${s.warmup}`);
+  if (s.kind === 'constant') return;
+  if (!Number.isSafeInteger(s.totalSteps) || s.totalSteps < 1) throw new UsageError(`schedule totalSteps must be a whole number >= 1, got ${s.totalSteps}`);
+  const f = s.finalLr ?? 0;
+  if (!Number.isFinite(f) || f < 0) throw new UsageError(`schedule finalLr must be a finite number >= 0, got ${s.finalLr}`);
 }
 
 export function parseSchedule(kind: string, opts: { warmup?: number; totalSteps: number }): ScheduleSpec {

@@ -109,7 +109,7 @@ describe.each(CASES)('PyTorch parity, build --optimizer: %s with %s', (name, opt
     const eAll = maxRelError(losses, t.losses);
 
     // Final parameters: the last checkpoint against torch's, element by element.
-    const ckpt = readSafetensors(join(out, 'checkpoints', `checkpoint-${String(t.steps).padStart(7, '0')}.safetensors`)).tensors;
+    const ckpt = readSafetensors(join(out, 'checkpoints', 'run-0001', `checkpoint-${String(t.steps).padStart(7, '0')}.safetensors`)).tensors;
     const want = readNpy(join(fx, t.final_params)).data as Float32Array;
     expect(want.length).toBe(t.param_sizes.reduce((a, n) => a + n, 0));
     let offset = 0;

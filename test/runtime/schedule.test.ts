@@ -171,3 +171,15 @@ describe('learningRate with a schedule function', () => {
     expect(() => learningRate(() => bad, 1e-3, 17)).toThrow(`returned ${bad} at step 17`);
   });
 });
+
+describe('learningRate with a schedule spec from the API', () => {
+  it.each([
+    [{ kind: 'linear', totalSteps: 10, finalLr: -1e-3 }, /finalLr must be a finite number >= 0/],
+    [{ kind: 'cosine', totalSteps: Number.NaN }, /totalSteps must be a whole number >= 1/],
+    [{ kind: 'cosine', totalSteps: 0 }, /totalSteps must be a whole number >= 1/],
+    [{ kind: 'constant', warmup: 2.5 }, /warmup must be a whole number/],
+  ] as const)('refuses %j, which would feed a negative or NaN lr', (spec, msg) => {
+    expect(() => learningRate(spec as never, 1e-3, 10)).toThrow(UsageError);
+    expect(() => learningRate(spec as never, 1e-3, 10)).toThrow(msg);
+  });
+});
