@@ -1,7 +1,7 @@
 /** lion-onnx public API. */
 export * from './errors.js';
 export { VERSION } from './version.js';
-export { loadModel, loadModelFromBytes, saveModel, modelToBytes, type SaveOptions, type LoadedModel } from './onnx/model-io.js';
+export { loadModel, loadModelFromBytes, saveModel, modelToBytes, type SaveOptions, type LoadedModel } from './ir/model-io.js';
 export { DataType, dataTypeName, type TypedArray } from './onnx/data-types.js';
 export { makeTensor, type Tensor } from './onnx/tensor.js';
 export { Graph, type Model, type Node, type ValueInfo } from './ir/graph.js';
@@ -9,9 +9,14 @@ export { GraphBuilder } from './ir/builder.js';
 export { topoSort, removeDeadNodes } from './ir/topo.js';
 export { buildBackward } from './grad/backward.js';
 export { appendLoss } from './grad/losses.js';
-export { insertLion, findGradientPairs, type InsertLionOptions, type StepProgram } from './passes/insert-optimizer.js';
-export { buildTrainingProgram, type BuildOptions, type TrainingProgram } from './passes/build-training.js';
-export { LION_DEFAULTS, type LionHyperparameters } from './optim/hyperparameters.js';
+export type { ProgramInfo, StepContract, ParameterEntry, ParameterPlan, LossInfo } from './ir/program.js';
+export { runPass, PassContractError, type Pass, type PassResult, type PassContext } from './passes/pass.js';
+export { compileBuild, compileRewrite, runBuild, runtimeGraphs, BUILD_PASSES, REWRITE_PASSES, type BuildOptions, type RewriteOptions, type TrainingProgram } from './passes/pipeline.js';
+export { insertLion, insertOptimizer, insertOptimizerPass, type InsertLionOptions, type InsertOptimizerOptions } from './passes/optimizer/insert-optimizer.js';
+export type { StepProgram } from './passes/optimizer/emit-step.js';
+export { findGradientPairs } from './passes/import/find-gradients.js';
+export { OPTIMIZERS, optimizerByName, resolveHyperparameters, defaultsOf } from './optim/registry.js';
+export type { Optimizer, HyperparameterSpec } from './optim/types.js';
 export { writeArtifacts } from './artifacts/write.js';
 export { openArtifacts } from './artifacts/read.js';
 export type { Manifest } from './artifacts/manifest.js';

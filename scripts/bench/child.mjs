@@ -9,8 +9,8 @@
  * DATA.json: {"<input name>": "<file>.npy", ...}.
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { loadModel } from '../../dist/onnx/model-io.js';
-import { buildTrainingProgram } from '../../dist/passes/build-training.js';
+import { loadModel } from '../../dist/ir/model-io.js';
+import { compileBuild } from '../../dist/passes/pipeline.js';
 import { writeTrainingProgram } from '../../dist/api/build.js';
 import { train } from '../../dist/api/train.js';
 
@@ -34,7 +34,7 @@ async function main() {
     const m = loadModel(model);
     const t1 = performance.now();
     const rssLoad = rss();
-    const p = buildTrainingProgram(m, opts);
+    const p = compileBuild(m, opts);
     const t2 = performance.now();
     const rssBuild = rss();
     writeTrainingProgram(out, p, opts);

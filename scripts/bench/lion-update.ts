@@ -37,7 +37,7 @@ import { DataType } from '../../src/onnx/data-types.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import { Graph, type Model } from '../../src/ir/graph.js';
 import { tensorType } from '../../src/ir/value-type.js';
-import { loadModelFromBytes, modelToBytes } from '../../src/onnx/model-io.js';
+import { loadModelFromBytes, modelToBytes } from '../../src/ir/model-io.js';
 import { HYPER_INPUTS } from '../../src/optim/hyperparameters.js';
 import { emitLionScalars, emitLionUpdate } from '../../src/optim/lion.js';
 import { emitGuarded } from '../../src/optim/guard.js';

@@ -1,10 +1,10 @@
 /** What `lion-onnx inspect` reports about a model, as data. */
 import { dataTypeName, dataTypeInfo, byteLength } from '../onnx/data-types.js';
 import { elementCount } from '../onnx/tensor.js';
-import { loadModel } from '../onnx/model-io.js';
+import { loadModel } from '../ir/model-io.js';
 import { allGraphs, type Model } from '../ir/graph.js';
 import { elemTypeOf, formatShape, shapeOf, type Dim } from '../ir/value-type.js';
-import { findGradientPairs } from '../passes/insert-optimizer.js';
+import { findGradientPairs } from '../passes/import/find-gradients.js';
 
 export interface ModelReport {
   path?: string;

@@ -14,13 +14,13 @@ import { fileOps } from '../util/atomic-write.js';
 import { lstatOrNull } from '../util/safe-fs.js';
 import { missingFolders, removeEmptyFolders } from '../util/made-folders.js';
 import type { LossKind } from '../grad/losses.js';
-import type { OptimizerName } from '../optim/optimizer.js';
 import { buildFromFile, buildOptionsKey, type BuildOptions } from './build.js';
 
 export interface ModelBuildSpec {
   model: string;
   loss?: LossKind;
-  optimizer?: OptimizerName;
+  optimizer?: string;
+  optimizerOptions?: Record<string, boolean | undefined>;
   hyperparameters?: Record<string, number | undefined>;
   /** The artifacts directory (default runs/<model name>). */
   out?: string;
@@ -46,7 +46,7 @@ export function defaultArtifactsDir(model: string): string {
 export function artifactsForModel(spec: ModelBuildSpec): ModelArtifacts {
   if (!spec.loss) throw new UsageError(`${spec.model} is a model file: pass --loss cross-entropy|mse|bce to build it, or train an artifacts directory`);
   const dir = spec.out ?? defaultArtifactsDir(spec.model);
-  const opts: BuildOptions = { loss: spec.loss, optimizer: spec.optimizer, hyperparameters: spec.hyperparameters };
+  const opts: BuildOptions = { loss: spec.loss, optimizer: spec.optimizer, optimizerOptions: spec.optimizerOptions, hyperparameters: spec.hyperparameters };
   const identity = buildIdentity('build', buildOptionsKey(opts), spec.model);
   let existing: string | undefined;
   let hasManifest = false;

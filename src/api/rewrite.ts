@@ -1,16 +1,14 @@
 /** `lion-onnx rewrite`: a training graph (gradients as `<param>_grad`) -> artifacts directory. */
 import { DataError } from '../errors.js';
-import { loadModel } from '../onnx/model-io.js';
+import { loadModel } from '../ir/model-io.js';
 import { writeArtifacts } from '../artifacts/write.js';
-import type { Manifest } from '../artifacts/manifest.js';
-import { insertOptimizer, type InsertOptimizerOptions } from '../passes/insert-optimizer.js';
-import { applyGraph, gradientGraph } from '../passes/split-update.js';
-import { defaultOpset } from '../ir/graph.js';
 import { buildIdentity } from '../artifacts/build-id.js';
+import type { Manifest } from '../artifacts/manifest.js';
+import { compileRewrite, type RewriteOptions as PipelineRewriteOptions } from '../passes/pipeline.js';
 import { readRegularFile } from '../util/safe-fs.js';
 import type { OutputOptions } from './build.js';
 
-export interface RewriteOptions extends InsertOptimizerOptions {
+export interface RewriteOptions extends PipelineRewriteOptions {
   /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
   gradMapFile?: string;
 }
@@ -31,16 +29,22 @@ export function readGradMap(path: string): Record<string, string> {
 export function rewriteTrainingModel(modelPath: string, outDir: string, opts: RewriteOptions = {}, out: OutputOptions = {}): Manifest {
   const gradMap = opts.gradMapFile ? readGradMap(opts.gradMapFile) : opts.gradMap;
   const model = loadModel(modelPath);
-  const program = insertOptimizer(model, { ...opts, gradMap });
-  const key = { gradSuffix: opts.gradSuffix ?? '_grad', gradMap, groups: opts.groups, hyperparameters: opts.hyperparameters, loss: opts.loss, nonFinite: opts.nonFinite ?? 'skip', optimizer: opts.optimizer ?? 'lion' };
+  const program = compileRewrite(model, { ...opts, gradMap }, out.passes);
+  const key = {
+    gradSuffix: opts.gradSuffix ?? '_grad',
+    gradMap,
+    groups: opts.groups,
+    hyperparameters: opts.hyperparameters,
+    loss: opts.loss,
+    nonFinite: opts.nonFinite ?? 'skip',
+    optimizer: opts.optimizer ?? 'lion',
+    optimizerOptions: opts.optimizerOptions,
+  };
   return writeArtifacts(outDir, program, {
     command: 'rewrite',
-    build: buildIdentity('rewrite', key, modelPath),
+    build: out.build ?? buildIdentity('rewrite', key, modelPath),
     overwrite: out.overwrite,
     groups: opts.groups,
-    inferenceModel: model,
     inferenceSourceFile: modelPath,
-    gradModel: gradientGraph(model, program),
-    applyModel: applyGraph(program, Math.max(defaultOpset(model), 13)).model,
   });
 }

@@ -21,7 +21,7 @@ import { checkOutputFile } from '../util/output-path.js';
 import { parseSchedule } from '../runtime/schedule.js';
 import { TrainingSession, type EvalResult, type StepInfo } from '../runtime/training-session.js';
 import type { ExecutionProviderName } from '../runtime/execution-provider.js';
-import { resolveHyperparameters } from '../optim/optimizer.js';
+import { resolveHyperparameters } from '../optim/registry.js';
 
 export interface TrainOptions {
   /** Graph input name -> .npy file. */

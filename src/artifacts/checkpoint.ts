@@ -17,7 +17,7 @@ import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
 import { commitTemps, fileOps, isTempFor, writeTemp } from '../util/atomic-write.js';
 import { checkRealDir, lstatOrNull, readRegularFile } from '../util/safe-fs.js';
 import { findRun, listRuns, type Run } from './runs.js';
-import type { Hyperparameters } from '../optim/optimizer.js';
+import type { Hyperparameters } from '../optim/types.js';
 
 export const CHECKPOINT_FORMAT = 'lion-onnx/checkpoint';
 /** 2: `build` (the artifacts' identity) and `run`. */

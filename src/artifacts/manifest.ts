@@ -14,37 +14,14 @@
  *   DIR/state.safetensors   initial parameters (their model names) and momenta (`<p>.lion_m`)
  */
 import { DataError } from '../errors.js';
-import type { Dim } from '../ir/value-type.js';
-import type { ParamGroup } from '../optim/groups.js';
+import type { InputRole, IoEntry, LossInfo, NonFiniteMode, OutputRole, ParameterEntry } from '../ir/program.js';
+import { OPTIMIZER_NAMES, optimizerByName, resolveOptions } from '../optim/registry.js';
 
 export const MANIFEST_FORMAT = 'lion-onnx/artifacts';
 /** 2: the build's identity (`build`), which checkpoints must match. */
 export const MANIFEST_VERSION = 2;
 
-export interface ParameterEntry {
-  name: string;
-  shape: number[];
-  dtype: string;
-  group: ParamGroup;
-  /** Gradient value name in the training graph. */
-  grad: string;
-  /** Optimizer state, one entry per slot (Lion: the momentum `<p>.lion_m`); absent when frozen. */
-  state?: { name: string; output: string }[];
-  /** Updated-parameter output name (absent for frozen parameters). */
-  output?: string;
-}
-
-export type InputRole = 'data' | 'param' | 'state' | 'hyperparameter';
-export type OutputRole = 'loss' | 'param' | 'state' | 'output' | 'nonfinite';
-
-export interface IoEntry<R> {
-  name: string;
-  role: R;
-  dtype: string;
-  shape?: Dim[];
-  /** For param/momentum roles: the parameter this belongs to. */
-  param?: string;
-}
+export type { InputRole, IoEntry, OutputRole, ParameterEntry } from '../ir/program.js';
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
@@ -57,12 +34,15 @@ export interface Manifest {
    */
   build: { id: string; source?: { file: string; sha256: string }; options: Record<string, unknown> };
   optimizer: {
-    name: 'lion' | 'adamw' | 'sgd';
+    /** An optimizer of optim/registry.ts. */
+    name: string;
+    /** Build-time options it was emitted with (Lion: cautious). */
+    options?: Record<string, boolean>;
     /** Defaults by key (beta1, beta2, weightDecay; eps for AdamW; momentum for SGD). */
     hyperparameters: Record<string, number>;
     noDecay?: string;
     frozen?: string;
-    nonFinite?: 'skip' | 'error' | 'propagate';
+    nonFinite?: NonFiniteMode;
   };
   graphs: { step: string; loop?: string; eval?: string; inference?: string; grad?: string; apply?: string };
   state: string;
@@ -72,7 +52,7 @@ export interface Manifest {
   /** Names of the data inputs (batch tensors), in graph order. */
   dataInputs: string[];
   /** Loss output name, when the graph has one, and how it was built. */
-  loss?: { name: string; kind?: string; modelOutput?: string; target?: string; classes?: number };
+  loss?: LossInfo;
   /** Hyperparameter key -> float64 scalar input of the step graph (lr always present). */
   hyperparameterInputs: Record<string, string>;
   /** Keys computed by the runtime each step (lr; step for AdamW): [K] vectors in loop.onnx. */
@@ -97,15 +77,26 @@ export function validateManifest(m: unknown, source: string): Manifest {
   for (const f of [g.step, g.loop, g.eval, g.inference, g.grad, g.apply, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
   const opt = o.optimizer as Record<string, unknown> | undefined;
   const hp = opt?.hyperparameters as Record<string, unknown> | undefined;
-  if (!opt || !['lion', 'adamw', 'sgd'].includes(opt.name as string) || typeof hp !== 'object' || hp === null || !Object.values(hp).every((x) => typeof x === 'number' && Number.isFinite(x)))
-    throw bad('optimizer missing or not numeric');
+  if (!opt || !OPTIMIZER_NAMES.includes(opt.name as string) || typeof hp !== 'object' || hp === null || !Object.values(hp).every((x) => typeof x === 'number' && Number.isFinite(x)))
+    throw bad(`optimizer missing, not one of ${OPTIMIZER_NAMES.join(', ')}, or its hyperparameters not numeric`);
+  if (opt.options !== undefined) {
+    const o = opt.options as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || !Object.values(o).every((v) => typeof v === 'boolean')) throw bad('optimizer options are not true/false values');
+    try {
+      resolveOptions(optimizerByName(opt.name as string), o as Record<string, boolean>);
+    } catch {
+      throw bad(`optimizer options that ${String(opt.name)} does not have`);
+    }
+  }
   for (const k of ['parameters', 'inputs', 'outputs', 'dataInputs'] as const) if (!Array.isArray(o[k])) throw bad(`${k} is not a list`);
   for (const p of o.parameters as Record<string, unknown>[]) {
-    if (typeof p !== 'object' || p === null || !isStr(p.name) || !Array.isArray(p.shape) || !['decay', 'no_decay', 'frozen'].includes(p.group as string))
+    if (typeof p !== 'object' || p === null || !isStr(p.name) || !Array.isArray(p.shape) || !p.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !isStr(p.dtype) || !isStr(p.grad) || !['decay', 'no_decay', 'frozen'].includes(p.group as string))
       throw bad('a parameter entry lacks name, shape or group');
   }
+  const isDim = (d: unknown) => d === null || (typeof d === 'number' && Number.isSafeInteger(d) && d >= 0) || typeof d === 'string';
   for (const io of [...(o.inputs as Record<string, unknown>[]), ...(o.outputs as Record<string, unknown>[])])
-    if (typeof io !== 'object' || io === null || !isStr(io.name) || !isStr(io.role)) throw bad('an input/output entry lacks name or role');
+    if (typeof io !== 'object' || io === null || !isStr(io.name) || !isStr(io.role) || !isStr(io.dtype) || (io.shape !== undefined && !(Array.isArray(io.shape) && io.shape.every(isDim))))
+      throw bad('an input/output entry lacks name, role or dtype, or has an invalid shape');
   const h = o.hyperparameterInputs as Record<string, unknown> | undefined;
   if (!h || !isStr(h.lr) || !Object.values(h).every(isStr)) throw bad('hyperparameterInputs missing');
   if (!Array.isArray(o.perStep) || !o.perStep.every((k) => typeof k === 'string' && k in h)) throw bad('perStep missing');

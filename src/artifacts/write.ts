@@ -14,10 +14,9 @@
 import { copyFileSync, mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { saveModel, type LoadedModel } from '../onnx/model-io.js';
+import { saveModel, type LoadedModel } from '../ir/model-io.js';
 import { allGraphs, type Model } from '../ir/graph.js';
-import type { StepProgram } from '../passes/insert-optimizer.js';
-import { loopSteps } from '../passes/loop-steps.js';
+import type { StepContract } from '../ir/program.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest } from './manifest.js';
 import { encodeSafetensors, type ZerosEntry } from './safetensors.js';
 import { BUILD_TEMP_INSIDE, CHECKPOINTS_DIR, MANIFEST_FILE, buildTempBeside, ownedFiles } from './layout.js';
@@ -31,28 +30,34 @@ import { cleanLeftovers, listCheckpoints } from './checkpoint.js';
 import { VERSION } from '../version.js';
 import { buildIdentity } from './build-id.js';
 
+/** The models of a training program (passes/pipeline.ts makes them), and the step's contract. */
+export interface ProgramModels {
+  step: StepContract & { model: Model };
+  loop: Model;
+  eval?: Model;
+  /** Gradient accumulation: the gradients alone, and the update alone. */
+  grad?: Model;
+  apply?: Model;
+  inference?: Model;
+  loss?: Manifest['loss'];
+}
+
 export interface WriteArtifactsOptions {
   command: string;
   /** The build's identity (artifacts/build-id.ts); default: a fresh random one. */
   build?: Manifest['build'];
-  evalModel?: Model;
-  inferenceModel?: Model;
   /**
-   * The file `inferenceModel` was loaded from, unchanged: copied byte for byte instead of
+   * The file the inference model was loaded from, unchanged: copied byte for byte instead of
    * re-encoded (no second copy of the weights in memory) when it has no external data.
    */
   inferenceSourceFile?: string;
-  /** Gradient accumulation graphs (see passes/split-update.ts). */
-  gradModel?: Model;
-  applyModel?: Model;
-  loss?: Manifest['loss'];
   groups?: { noDecay?: string; frozen?: string };
   /** Replace a directory that holds training runs of another build, deleting those runs. */
   overwrite?: boolean;
 }
 
 /** Zero optimizer state (every slot of every trained parameter), written without allocating it. */
-export function initialState(program: StepProgram): ZerosEntry[] {
+export function initialState(program: StepContract): ZerosEntry[] {
   const byName = new Map(program.initialParams.map((t) => [t.name, t]));
   return program.parameters.flatMap((p) =>
     (p.state ?? []).map((s) => {
@@ -66,14 +71,15 @@ export function stateMetadata(step: number): Record<string, string> {
   return { format: 'lion-onnx/state', step: String(step) };
 }
 
-export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions & { build: Manifest['build'] }): Manifest {
+export function buildManifest(models: ProgramModels, opts: WriteArtifactsOptions & { build: Manifest['build'] }): Manifest {
+  const program = models.step;
   const h = program.hyperparameters;
   const m: Manifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     createdBy: `lion-onnx ${VERSION} ${opts.command}`,
     build: opts.build,
-    optimizer: { name: program.optimizer, hyperparameters: { ...h }, nonFinite: program.nonFinite },
+    optimizer: { name: program.optimizer, ...(Object.keys(program.optimizerOptions).length ? { options: { ...program.optimizerOptions } } : {}), hyperparameters: { ...h }, nonFinite: program.nonFinite },
     graphs: { step: 'step.onnx', loop: 'loop.onnx' },
     state: 'state.safetensors',
     parameters: program.parameters,
@@ -85,11 +91,11 @@ export function buildManifest(program: StepProgram, opts: WriteArtifactsOptions 
   };
   if (opts.groups?.noDecay) m.optimizer.noDecay = opts.groups.noDecay;
   if (opts.groups?.frozen) m.optimizer.frozen = opts.groups.frozen;
-  if (opts.evalModel) m.graphs.eval = 'eval.onnx';
-  if (opts.inferenceModel) m.graphs.inference = 'inference.onnx';
-  if (opts.gradModel) m.graphs.grad = 'grad.onnx';
-  if (opts.applyModel) m.graphs.apply = 'apply.onnx';
-  if (opts.loss) m.loss = opts.loss;
+  if (models.eval) m.graphs.eval = 'eval.onnx';
+  if (models.inference) m.graphs.inference = 'inference.onnx';
+  if (models.grad) m.graphs.grad = 'grad.onnx';
+  if (models.apply) m.graphs.apply = 'apply.onnx';
+  if (models.loss) m.loss = models.loss;
   else if (program.loss) m.loss = { name: program.loss };
   return m;
 }
@@ -199,11 +205,12 @@ function checkNotInput(dir: string, target: string, names: string[], inputs: str
   }
 }
 
-export function writeArtifacts(dir: string, program: StepProgram, options: WriteArtifactsOptions): Manifest {
+export function writeArtifacts(dir: string, models: ProgramModels, options: WriteArtifactsOptions): Manifest {
   const opts = { ...options, build: options.build ?? buildIdentity(options.command, {}) };
+  const program = models.step;
   const target = resolve(dir);
   const found = inspectTarget(dir, target);
-  const manifest = buildManifest(program, opts);
+  const manifest = buildManifest(models, opts);
   const newFiles = ownedFiles(manifest);
   if (found.kind === 'artifacts') {
     checkReplaceable(dir, target, found.old, opts);
@@ -221,15 +228,15 @@ export function writeArtifacts(dir: string, program: StepProgram, options: Write
   let committed = false;
   try {
     saveModel(program.model, join(tmp, manifest.graphs.step));
-    saveModel(loopSteps(program), join(tmp, manifest.graphs.loop!));
-    if (opts.evalModel) saveModel(opts.evalModel, join(tmp, 'eval.onnx'));
-    if (opts.inferenceModel) {
-      const external = [...allGraphs(opts.inferenceModel.graph)].some((g) => g.initializers.some((t) => t.storage === 'external'));
-      if (opts.inferenceSourceFile && !external && !(opts.inferenceModel as LoadedModel).unknownFields?.length) copyFileSync(opts.inferenceSourceFile, join(tmp, 'inference.onnx'));
-      else saveModel(opts.inferenceModel, join(tmp, 'inference.onnx'));
+    saveModel(models.loop, join(tmp, manifest.graphs.loop!));
+    if (models.eval) saveModel(models.eval, join(tmp, 'eval.onnx'));
+    if (models.inference) {
+      const external = [...allGraphs(models.inference.graph)].some((g) => g.initializers.some((t) => t.storage === 'external'));
+      if (opts.inferenceSourceFile && !external && !(models.inference as LoadedModel).unknownFields?.length) copyFileSync(opts.inferenceSourceFile, join(tmp, 'inference.onnx'));
+      else saveModel(models.inference, join(tmp, 'inference.onnx'));
     }
-    if (opts.gradModel) saveModel(opts.gradModel, join(tmp, 'grad.onnx'));
-    if (opts.applyModel) saveModel(opts.applyModel, join(tmp, 'apply.onnx'));
+    if (models.grad) saveModel(models.grad, join(tmp, 'grad.onnx'));
+    if (models.apply) saveModel(models.apply, join(tmp, 'apply.onnx'));
     const state = [...program.initialParams, ...initialState(program)];
     commitTemps([[writeTemp(join(tmp, manifest.state), encodeSafetensors(state, stateMetadata(0))), join(tmp, manifest.state)]]);
     writeFileSync(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');

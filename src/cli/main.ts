@@ -42,12 +42,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
+// Exit as soon as the command is done, rather than when Node's handles close: a signal that
+// comes while Node tears down would otherwise find the default action (death by the signal, no
+// exit code) after the checkpoint was saved. stdout and stderr are synchronous on Linux.
 main().then(
   (code) => {
     // A command may have set its own exit code (train: 130 after Ctrl-C).
-    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = process.exitCode || code;
+    process.exit(process.exitCode || code);
   },
   (e) => {
-    process.exitCode = reportError(e, verbose);
+    process.exit(reportError(e, verbose));
   },
 );

@@ -14,7 +14,7 @@ export async function runBuildJob(job: BuildJob): Promise<Manifest> {
   const made = missingFolders(job.out);
   const w = buildInWorker(job);
   let signal: StopSignal | null = null;
-  const off = onStopSignals((sig, count) => {
+  const settled = onStopSignals((sig, count) => {
     if (count > 1) return;
     signal = sig;
     void w.terminate();
@@ -30,6 +30,6 @@ export async function runBuildJob(job: BuildJob): Promise<Manifest> {
     }
     throw e;
   } finally {
-    off();
+    settled();
   }
 }

@@ -7,16 +7,21 @@
 export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 export type StopSignal = keyof typeof SIGNAL_EXIT_CODES;
 
-/** Calls `on` for each of the three signals (with how many have come so far); returns a function that uninstalls it. */
+/**
+ * Calls `on` for each of the three signals (with how many have come so far). Returns a
+ * function to call when the command is done: later signals are then ignored rather than
+ * handed back to Node's default (which would kill the process while it exits, with no exit
+ * code, after the checkpoint was saved).
+ */
 export function onStopSignals(on: (signal: StopSignal, count: number) => void): () => void {
   let count = 0;
-  const handlers = (Object.keys(SIGNAL_EXIT_CODES) as StopSignal[]).map((sig) => {
-    const h = () => on(sig, ++count);
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
+  let done = false;
+  for (const sig of Object.keys(SIGNAL_EXIT_CODES) as StopSignal[])
+    process.on(sig, () => {
+      if (!done) on(sig, ++count);
+    });
   return () => {
-    for (const [sig, h] of handlers) process.off(sig, h);
+    done = true;
   };
 }
 

@@ -101,7 +101,7 @@ export const trainCommand: CommandModule<object, Args> = {
     let signal: StopSignal | null = null;
     let builtNote = '';
     let job: WorkerTraining | null = null;
-    const off = onStopSignals((sig, count) => {
+    const settled = onStopSignals((sig, count) => {
       if (count === 1) {
         signal = sig;
         if (phase === 'building') {
@@ -181,7 +181,7 @@ export const trainCommand: CommandModule<object, Args> = {
       if (r.interrupted) process.exitCode = SIGNAL_EXIT_CODES[signal ?? 'SIGINT'];
     } finally {
       progress.stop();
-      off();
+      settled();
     }
   },
 };

@@ -11,8 +11,7 @@ import type { Graph, Node } from '../ir/graph.js';
 import { topoSort } from '../ir/topo.js';
 import { elemTypeOf, shapeOf, type Dim } from '../ir/value-type.js';
 import { DataType } from '../onnx/data-types.js';
-import { tensorToNumbers } from '../onnx/tensor-values.js';
-import type { Tensor } from '../onnx/tensor.js';
+import { tensorToNumbers, type Tensor } from '../onnx/tensor.js';
 
 export interface ValueFacts {
   shape?: Dim[];

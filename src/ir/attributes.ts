@@ -38,13 +38,6 @@ export function attrInts(node: Node, name: string): number[] | undefined {
   return ((a.value as unknown[]) ?? []).map(toNum);
 }
 
-export function attrFloats(node: Node, name: string): number[] | undefined {
-  const a = find(node, name);
-  if (!a) return undefined;
-  if (a.type !== AttrType.FLOATS) throw wrong(node, name, 'a list of floats');
-  return (a.value as number[]) ?? [];
-}
-
 export function attrString(node: Node, name: string): string | undefined;
 export function attrString(node: Node, name: string, dflt: string): string;
 export function attrString(node: Node, name: string, dflt?: string): string | undefined {
@@ -59,13 +52,6 @@ export function attrTensor(node: Node, name: string): Tensor | undefined {
   if (!a) return undefined;
   if (a.type !== AttrType.TENSOR) throw wrong(node, name, 'a tensor');
   return a.value as Tensor;
-}
-
-export function attrGraph(node: Node, name: string): Graph | undefined {
-  const a = find(node, name);
-  if (!a) return undefined;
-  if (a.type !== AttrType.GRAPH) throw wrong(node, name, 'a graph');
-  return a.value as Graph;
 }
 
 /** Attribute values accepted by makeAttribute; numbers that are integers become INT. */

@@ -3,6 +3,7 @@
  * Tensor data is shared, not copied (passes never write into tensor data).
  */
 import { Graph, type Attribute, type Model, type Node } from './graph.js';
+import type { ProgramInfo } from './program.js';
 
 export function cloneGraph(g: Graph): Graph {
   const c = new Graph();
@@ -28,5 +29,17 @@ function cloneAttribute(a: Attribute): Attribute {
 }
 
 export function cloneModel<M extends Model>(m: M): M {
-  return { ...m, opsetImports: m.opsetImports.map((o) => ({ ...o })), graph: cloneGraph(m.graph) };
+  const c = { ...m, opsetImports: m.opsetImports.map((o) => ({ ...o })), graph: cloneGraph(m.graph) };
+  if (m.program) c.program = cloneProgram(m.program);
+  return c;
+}
+
+/** The annotations, copied as deep as passes write them (lists and maps; tensors shared). */
+export function cloneProgram(p: ProgramInfo): ProgramInfo {
+  const c: ProgramInfo = {};
+  if (p.parameters) c.parameters = p.parameters.map((x) => ({ ...x, shape: [...x.shape] }));
+  if (p.loss) c.loss = { ...p.loss };
+  if (p.gradients) c.gradients = p.gradients.map((x) => ({ ...x }));
+  if (p.step) c.step = { ...p.step };
+  return c;
 }

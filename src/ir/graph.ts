@@ -5,6 +5,7 @@
  */
 import type { Tensor } from '../onnx/tensor.js';
 import type { Int64, TypeProto } from '../onnx/schema.js';
+import type { ProgramInfo } from './program.js';
 
 export interface ValueInfo {
   name: string;
@@ -133,6 +134,8 @@ export interface Model {
   graph: Graph;
   /** ModelProto fields the IR does not model (functions, training_info, ...), verbatim. */
   extra?: Record<string, unknown>;
+  /** What the passes know about it as a training program (ir/program.ts); never saved. */
+  program?: ProgramInfo;
 }
 
 /** Opset version of the default ONNX domain the model imports (0 when none). */

@@ -10,7 +10,6 @@ import { onnxSchemaJson } from './schema.generated.js';
 const root = protobuf.Root.fromJSON(onnxSchemaJson as unknown as protobuf.INamespace);
 
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
-export const TensorProtoType = root.lookupType('onnx.TensorProto');
 export const GraphProtoType = root.lookupType('onnx.GraphProto');
 
 /** IR version this build of lion-onnx knows every field of. */

@@ -6,6 +6,8 @@ import { ModelFormatError } from '../errors.js';
 import {
   DataType,
   arrayLength,
+  bfloat16ToFloat32,
+  float16ToFloat32,
   byteLength,
   dataTypeInfo,
   dataTypeName,
@@ -221,4 +223,12 @@ export function makeTensor(name: string, dataType: number, dims: number[], value
 }
 
 /** Values of a numeric tensor as plain numbers (int64 converted; float16/bfloat16 decoded). */
-export { tensorToNumbers } from './tensor-values.js';
+
+/** A tensor's values as numbers, whatever its storage type (small integer tensors: shapes, axes). */
+export function tensorToNumbers(t: Tensor): number[] {
+  const d = t.data as TypedArray;
+  if (t.dataType === DataType.FLOAT16) return Array.from(d as Uint16Array, float16ToFloat32);
+  if (t.dataType === DataType.BFLOAT16) return Array.from(d as Uint16Array, bfloat16ToFloat32);
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Array.from(d, (v) => Number(v));
+  return Array.from(d as ArrayLike<number>);
+}

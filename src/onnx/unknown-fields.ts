@@ -55,7 +55,3 @@ export function scanFields(bytes: Uint8Array, type: protobuf.Type, limit = 8): F
   }
   return { unknown: found, nodes };
 }
-
-export function findUnknownFields(bytes: Uint8Array, type: protobuf.Type, limit = 8): string[] {
-  return scanFields(bytes, type, limit).unknown;
-}

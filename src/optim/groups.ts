@@ -4,8 +4,9 @@
  * `re.search`); anchor them with ^...$ to match whole names.
  */
 import { UsageError } from '../errors.js';
+import type { ParamGroup } from '../ir/program.js';
 
-export type ParamGroup = 'decay' | 'no_decay' | 'frozen';
+export type { ParamGroup };
 
 export interface GroupPatterns {
   /** Parameters matching get no weight decay (e.g. "bias|norm"). */

@@ -1,5 +1,5 @@
 /**
- * The Lion update as ONNX nodes (DESIGN.md; google/automl lion_pytorch.py):
+ * Lion (DESIGN.md; google/automl lion_pytorch.py):
  *
  *   c  = β1·m + (1−β1)·g
  *   p' = p·(1 − lr·wd) − lr·sign(c)
@@ -20,66 +20,74 @@
  * Math.sign. NaN in c (only possible with --nonfinite propagate) reaches p' as NaN, as Sign
  * does: ORT's Clip passes NaN through. Requires lr ≥ 0, which the runtime enforces, and opset ≥ 11
  * (Clip with min and max as inputs).
+ *
+ * `--cautious` gives C-Lion (Liang et al., "Cautious Optimizers", arXiv 2411.16085; the
+ * authors' c_lion.py): the update is kept only where its sign agrees with the gradient's,
+ * and rescaled by numel / (kept + 1) per tensor:
+ *
+ *   u  = sign(c)·φ·n/(Σφ + 1),   φ = [sign(c)·g > 0],   p' = p·(1 − lr·wd) − lr·u
+ *
+ * φ is computed from c·K·K and g·K·K (same scaling), whose product cannot underflow: it is
+ * positive exactly when c and g are nonzero with the same sign.
  */
 import { GraphError } from '../errors.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
 import type { GraphBuilder } from '../ir/builder.js';
-import { HYPER_INPUTS } from './hyperparameters.js';
+import type { Optimizer, UpdateEmitter } from './types.js';
 
-/** Scalars shared by every parameter of one element type. */
-export interface LionScalars {
-  beta1: string;
-  oneMinusBeta1: string;
-  beta2: string;
-  oneMinusBeta2: string;
-  lr: string;
-  negLr: string;
-  /** 1 − lr·wd, for parameters in the decay group. */
-  decay: string;
-  /** K: a power of two that scales (twice) every nonzero c beyond lr (see above). */
-  signScale: string;
-}
+const IN = { lr: 'lion.lr', beta1: 'lion.beta1', beta2: 'lion.beta2', weightDecay: 'lion.weight_decay' } as const;
 
 /** K per element type: K·K·(smallest subnormal) ≥ 2^105 and K is finite. */
 const SIGN_SCALE: Partial<Record<number, number>> = { [DataType.FLOAT]: 2 ** 127, [DataType.DOUBLE]: 2 ** 600 };
 
-export function emitLionScalars(b: GraphBuilder, elemType: number): LionScalars {
+function prepare(b: GraphBuilder, elemType: number, options: Record<string, boolean>): UpdateEmitter {
   const scale = SIGN_SCALE[elemType];
   if (scale === undefined) throw new GraphError(`the Lion update is emitted for float32 and float64 parameters, not ${dataTypeName(elemType)}`);
   const one = b.scalar('lion.one', 1, DataType.DOUBLE);
   const cast = (x: string, base: string) => b.op('Cast', [x], { to: elemType }, base);
-  const lrWd = b.op('Mul', [HYPER_INPUTS.lr, HYPER_INPUTS.weightDecay], {}, 'lion.lr_wd');
-  return {
-    beta1: cast(HYPER_INPUTS.beta1, 'lion.beta1_t'),
-    oneMinusBeta1: cast(b.op('Sub', [one, HYPER_INPUTS.beta1], {}, 'lion.one_minus_beta1_d'), 'lion.one_minus_beta1'),
-    beta2: cast(HYPER_INPUTS.beta2, 'lion.beta2_t'),
-    oneMinusBeta2: cast(b.op('Sub', [one, HYPER_INPUTS.beta2], {}, 'lion.one_minus_beta2_d'), 'lion.one_minus_beta2'),
-    lr: cast(HYPER_INPUTS.lr, 'lion.lr_t'),
-    negLr: cast(b.op('Neg', [HYPER_INPUTS.lr], {}, 'lion.neg_lr_d'), 'lion.neg_lr'),
-    decay: cast(b.op('Sub', [one, lrWd], {}, 'lion.decay_d'), 'lion.decay'),
-    signScale: b.scalar('lion.sign_scale', scale, elemType),
+  const lrWd = b.op('Mul', [IN.lr, IN.weightDecay], {}, 'lion.lr_wd');
+  const beta1 = cast(IN.beta1, 'lion.beta1_t');
+  const oneMinusBeta1 = cast(b.op('Sub', [one, IN.beta1], {}, 'lion.one_minus_beta1_d'), 'lion.one_minus_beta1');
+  const beta2 = cast(IN.beta2, 'lion.beta2_t');
+  const oneMinusBeta2 = cast(b.op('Sub', [one, IN.beta2], {}, 'lion.one_minus_beta2_d'), 'lion.one_minus_beta2');
+  const lr = cast(IN.lr, 'lion.lr_t');
+  const negLr = cast(b.op('Neg', [IN.lr], {}, 'lion.neg_lr_d'), 'lion.neg_lr');
+  const decayFactor = cast(b.op('Sub', [one, lrWd], {}, 'lion.decay_d'), 'lion.decay');
+  const signScale = b.scalar('lion.sign_scale', scale, elemType);
+  const cautious = !!options.cautious;
+  const zero = cautious ? b.scalar('lion.zero', 0, elemType) : '';
+  const oneT = cautious ? b.scalar('lion.one_t', 1, elemType) : '';
+  return (n, decay) => {
+    const p = n.param;
+    const m = n.state[0];
+    const c = b.op('Add', [b.op('Mul', [m, beta1], {}, `${p}.lion_c_m`), b.op('Mul', [n.grad, oneMinusBeta1], {}, `${p}.lion_c_g`)], {}, `${p}.lion_c`);
+    // lr·sign(c), exactly (see the top of the file).
+    const scaled = b.op('Mul', [b.op('Mul', [c, signScale], {}, `${p}.lion_c_scaled`), signScale], {}, `${p}.lion_c_scaled2`);
+    let step = b.op('Clip', [scaled, negLr, lr], {}, `${p}.lion_step`);
+    if (cautious) {
+      const gScaled = b.op('Mul', [b.op('Mul', [n.grad, signScale], {}, `${p}.lion_g_scaled`), signScale], {}, `${p}.lion_g_scaled2`);
+      const agree = b.op('Cast', [b.op('Greater', [b.op('Mul', [scaled, gScaled], {}, `${p}.lion_cg`), zero], {}, `${p}.lion_agree_b`)], { to: elemType }, `${p}.lion_agree`);
+      const kept = b.op('ReduceSum', [agree], { keepdims: 0 }, `${p}.lion_kept`);
+      const numel = b.op('Cast', [b.op('Size', [agree], {}, `${p}.lion_numel_i`)], { to: elemType }, `${p}.lion_numel`);
+      const rescale = b.op('Div', [numel, b.op('Add', [kept, oneT], {}, `${p}.lion_kept1`)], {}, `${p}.lion_rescale`);
+      step = b.op('Mul', [step, b.op('Mul', [agree, rescale], {}, `${p}.lion_mask`)], {}, `${p}.lion_cautious_step`);
+    }
+    const base = decay ? b.op('Mul', [p, decayFactor], {}, `${p}.lion_decayed`) : p;
+    b.add('Sub', [base, step], {}, { exact: [n.paramOut] });
+    b.add('Add', [b.op('Mul', [m, beta2], {}, `${p}.lion_m_b2`), b.op('Mul', [n.grad, oneMinusBeta2], {}, `${p}.lion_m_g`)], {}, { exact: [n.stateOut[0]] });
   };
 }
 
-export interface LionParamNames {
-  param: string;
-  grad: string;
-  momentum: string;
-  paramOut: string;
-  momentumOut: string;
-}
-
-/**
- * Emits one parameter's update; `decay` false skips the weight-decay multiply. The non-finite
- * guard, when there is one, is put around all the updates by insert-optimizer (guard.ts).
- */
-export function emitLionUpdate(b: GraphBuilder, s: LionScalars, n: LionParamNames, decay: boolean): void {
-  const p = n.param;
-  const c = b.op('Add', [b.op('Mul', [n.momentum, s.beta1], {}, `${p}.lion_c_m`), b.op('Mul', [n.grad, s.oneMinusBeta1], {}, `${p}.lion_c_g`)], {}, `${p}.lion_c`);
-  // lr·sign(c), exactly (see the top of the file).
-  const scaled = b.op('Mul', [b.op('Mul', [c, s.signScale], {}, `${p}.lion_c_scaled`), s.signScale], {}, `${p}.lion_c_scaled2`);
-  const step = b.op('Clip', [scaled, s.negLr, s.lr], {}, `${p}.lion_step`);
-  const base = decay ? b.op('Mul', [p, s.decay], {}, `${p}.lion_decayed`) : p;
-  b.add('Sub', [base, step], {}, { exact: [n.paramOut] });
-  b.add('Add', [b.op('Mul', [n.momentum, s.beta2], {}, `${p}.lion_m_b2`), b.op('Mul', [n.grad, s.oneMinusBeta2], {}, `${p}.lion_m_g`)], {}, { exact: [n.momentumOut] });
-}
+export const lion: Optimizer = {
+  name: 'lion',
+  describe: 'Lion (Chen et al. 2023): the sign of an interpolated momentum; one state tensor per parameter',
+  slots: ['lion_m'],
+  hyperparameters: [
+    { key: 'lr', flag: '--lr', input: IN.lr, perStep: 'lr', describe: 'learning rate (from the schedule)' },
+    { key: 'beta1', flag: '--beta1', input: IN.beta1, default: 0.9, range: { min: 0, max: 1, maxOpen: true }, describe: 'interpolation of momentum and gradient for the update direction' },
+    { key: 'beta2', flag: '--beta2', input: IN.beta2, default: 0.99, range: { min: 0, max: 1, maxOpen: true }, describe: 'momentum decay' },
+    { key: 'weightDecay', flag: '--weight-decay', input: IN.weightDecay, default: 0, range: { min: 0, max: Infinity, maxOpen: true }, describe: 'decoupled weight decay (use 3-10x more than for AdamW)' },
+  ],
+  options: [{ key: 'cautious', flag: '--cautious', describe: 'C-Lion (arXiv 2411.16085): keep the update only where its sign agrees with the gradient, rescaled per tensor' }],
+  prepare,
+};

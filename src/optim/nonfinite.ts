@@ -7,18 +7,12 @@
  * runtime counts skipped steps (`skip`) or stops with an error (`error`). `propagate` emits no
  * check at all. insert-optimizer emits the skip as one If around all the updates (guard.ts).
  */
-import { UsageError } from '../errors.js';
 import { DataType } from '../onnx/data-types.js';
 import type { GraphBuilder } from '../ir/builder.js';
 
-export type NonFiniteMode = 'skip' | 'error' | 'propagate';
+export type { NonFiniteMode } from '../ir/program.js';
 
 export const NONFINITE_OUTPUT = 'lion.nonfinite';
-
-export function checkNonFiniteMode(mode: string): NonFiniteMode {
-  if (mode === 'skip' || mode === 'error' || mode === 'propagate') return mode;
-  throw new UsageError(`--nonfinite '${mode}' is not one of skip, error, propagate`);
-}
 
 /** Emits the flag: true when any of `grads` holds a NaN or an infinity. */
 export function emitNonFiniteFlag(b: GraphBuilder, grads: string[]): string {

@@ -8,37 +8,31 @@
  * A baseline with one state tensor per parameter, like Lion.
  */
 import type { GraphBuilder } from '../ir/builder.js';
-import type { Optimizer } from './optimizer.js';
+import type { Optimizer, UpdateEmitter } from './types.js';
 
 const IN = { lr: 'sgd.lr', momentum: 'sgd.momentum', weightDecay: 'sgd.weight_decay' } as const;
 
-interface Shared {
-  momentum: string;
-  weightDecay: string;
-  negLr: string;
-}
-
-function emitShared(b: GraphBuilder, elemType: number): Shared {
+function prepare(b: GraphBuilder, elemType: number): UpdateEmitter {
   const cast = (x: string, base: string) => b.op('Cast', [x], { to: elemType }, base);
-  return {
-    momentum: cast(IN.momentum, 'sgd.momentum_c'),
-    weightDecay: cast(IN.weightDecay, 'sgd.weight_decay_c'),
-    negLr: cast(b.op('Neg', [IN.lr]), 'sgd.neg_lr'),
+  const momentum = cast(IN.momentum, 'sgd.momentum_c');
+  const weightDecay = cast(IN.weightDecay, 'sgd.weight_decay_c');
+  const negLr = cast(b.op('Neg', [IN.lr]), 'sgd.neg_lr');
+  return (n, decay) => {
+    const p = n.param;
+    const g = decay ? b.op('Add', [n.grad, b.op('Mul', [p, weightDecay])], {}, `${p}.sgd_g`) : n.grad;
+    const buf = b.add('Add', [b.op('Mul', [n.state[0], momentum]), g], {}, { exact: [n.stateOut[0]] })[0];
+    b.add('Add', [p, b.op('Mul', [buf, negLr], {}, `${p}.sgd_step`)], {}, { exact: [n.paramOut] });
   };
 }
 
 export const sgd: Optimizer = {
   name: 'sgd',
+  describe: 'SGD with momentum (torch.optim.SGD, coupled weight decay), a baseline',
   slots: ['sgd_m'],
-  inputs: { ...IN },
-  perStep: ['lr'],
-  defaults: { momentum: 0.9, weightDecay: 0 },
-  emitShared,
-  emitUpdate: (b, shared, n, decay) => {
-    const s = shared as Shared;
-    const p = n.param;
-    const g = decay ? b.op('Add', [n.grad, b.op('Mul', [p, s.weightDecay])], {}, `${p}.sgd_g`) : n.grad;
-    const buf = b.add('Add', [b.op('Mul', [n.state[0], s.momentum]), g], {}, { exact: [n.stateOut[0]] })[0];
-    b.add('Add', [p, b.op('Mul', [buf, s.negLr], {}, `${p}.sgd_step`)], {}, { exact: [n.paramOut] });
-  },
+  hyperparameters: [
+    { key: 'lr', flag: '--lr', input: IN.lr, perStep: 'lr', describe: 'learning rate (from the schedule)' },
+    { key: 'momentum', flag: '--momentum', input: IN.momentum, default: 0.9, range: { min: 0, max: 1, maxOpen: true }, describe: 'momentum factor' },
+    { key: 'weightDecay', flag: '--weight-decay', input: IN.weightDecay, default: 0, range: { min: 0, max: Infinity, maxOpen: true }, describe: 'coupled weight decay (L2)' },
+  ],
+  prepare,
 };

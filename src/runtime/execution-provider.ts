@@ -8,9 +8,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { GraphError, ModelFormatError, RuntimeSetupError, UsageError } from '../errors.js';
-import { loadModel, loadModelFromBytes, modelToBytes } from '../onnx/model-io.js';
+import { loadModel, loadModelFromBytes, modelToBytes } from '../ir/model-io.js';
 import { allGraphs, type Model } from '../ir/graph.js';
-import { checkNodes } from '../onnx/node-check.js';
+import { checkNodes } from '../ir/node-check.js';
 
 export type ExecutionProviderName = 'cpu' | 'cuda';
 

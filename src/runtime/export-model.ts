@@ -9,10 +9,10 @@
 import { realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { UsageError } from '../errors.js';
-import { loadModel, saveModel } from '../onnx/model-io.js';
+import { loadModel, saveModel } from '../ir/model-io.js';
 import { EXPORT_MARK, isLionOnnxExport } from '../onnx/model-metadata.js';
 import type { Tensor } from '../onnx/tensor.js';
-import { extractInference } from '../passes/extract-inference.js';
+import { extractInference } from '../passes/export/extract-inference.js';
 import { checkOutputFile, fileHead, realOrIntended } from '../util/output-path.js';
 import type { Artifacts } from '../artifacts/read.js';
 import { CHECKPOINTS_DIR, LOCK_FILE, ownedFiles } from '../artifacts/layout.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../../src/onnx/data-types.js';
-import { saveModel } from '../../src/onnx/model-io.js';
+import { saveModel } from '../../src/ir/model-io.js';
 import { ModelProtoType, encodePlain } from '../../src/onnx/schema.js';
 import { tensorType } from '../../src/ir/value-type.js';
 import { REPO, runCli } from '../helpers/cli.js';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel } from '../../src/onnx/model-io.js';
+import { loadModel } from '../../src/ir/model-io.js';
 import type { TypedArray } from '../../src/onnx/data-types.js';
 import { readNpy } from '../../src/data/npy.js';
 import { readSafetensors } from '../../src/artifacts/safetensors.js';

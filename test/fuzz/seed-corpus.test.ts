@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelToBytes } from '../../src/onnx/model-io.js';
+import { modelToBytes } from '../../src/ir/model-io.js';
 import { decodeNpy } from '../../src/data/npy.js';
 import { fuzzContext, runOnnxInput } from '../helpers/fuzz.js';
 import { NPY_SEEDS, ONNX_SEEDS, SEED_DIR, readSeed, seedFiles } from '../helpers/fuzz-seeds.js';

@@ -16,7 +16,7 @@ import { Graph, type Model } from '../../src/ir/graph.js';
 import { tensorType } from '../../src/ir/value-type.js';
 import { DataType } from '../../src/onnx/data-types.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
-import { modelToBytes } from '../../src/onnx/model-io.js';
+import { modelToBytes } from '../../src/ir/model-io.js';
 import { prng } from '../../src/data/dataset.js';
 
 export type InputKind = 'float' | 'int64' | 'int32' | 'bool';

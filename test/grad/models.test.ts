@@ -12,7 +12,7 @@ import { buildBackward } from '../../src/grad/backward.js';
 import { appendLoss, type LossKind } from '../../src/grad/losses.js';
 import { cloneModel } from '../../src/ir/clone.js';
 import { defaultOpset, type Model } from '../../src/ir/graph.js';
-import { loadModel } from '../../src/onnx/model-io.js';
+import { loadModel } from '../../src/ir/model-io.js';
 import { readNpy } from '../../src/data/npy.js';
 import type { Tensor } from '../../src/onnx/tensor.js';
 import { session } from './check-vjp.js';

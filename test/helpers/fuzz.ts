@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LionOnnxError } from '../../src/errors.js';
-import { loadModel, loadModelFromBytes, modelToBytes } from '../../src/onnx/model-io.js';
+import { loadModel, loadModelFromBytes, modelToBytes } from '../../src/ir/model-io.js';
 import { ModelProtoType, decodePlain, encodePlain, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/schema.js';
 import { formatReport, inspectFile, inspectModel } from '../../src/api/inspect.js';
 import { buildFromFile } from '../../src/api/build.js';

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { DataType } from '../../src/onnx/data-types.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
-import { saveModel } from '../../src/onnx/model-io.js';
+import { saveModel } from '../../src/ir/model-io.js';
 import { Graph } from '../../src/ir/graph.js';
 import { tensorType } from '../../src/ir/value-type.js';
 import { latestCheckpoint, readCheckpoint } from '../../src/artifacts/checkpoint.js';
@@ -113,8 +113,13 @@ export async function buildSignalTrial(s: SignalSetup, signal: 'SIGINT' | 'SIGTE
   const delay = Math.floor(r() * maxDelayMs);
   await new Promise((res) => setTimeout(res, delay));
   child.kill(signal);
-  const { code } = await exited;
+  const { code, signal: died } = await exited;
   expect(stderr).not.toMatch(/terminate called|Napi::Error/);
+  if (died === signal) {
+    // It came before Node had started (nothing installed, nothing written): the default action.
+    expect(readdirSync(parent)).toEqual([]);
+    return `${signal} ${delay} ms after spawn: before lion-onnx started (killed by the signal), nothing left`;
+  }
   if (code === 0) {
     // The build finished first: a whole directory, and still no temp folder.
     expect(readdirSync(join(parent, 'nested'))).toEqual(['art']);

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { join } from 'node:path';
 import { ExternalDataError, ModelFormatError, UsageError } from '../../src/errors.js';
 import { DataType } from '../../src/onnx/data-types.js';
-import { decodeModelProto, loadModel, loadModelFromBytes, saveModel } from '../../src/onnx/model-io.js';
+import { decodeModelProto, loadModel, loadModelFromBytes, saveModel } from '../../src/ir/model-io.js';
 import { ModelProtoType, encodePlain, type TensorProto } from '../../src/onnx/schema.js';
 import { makeTensor, type Tensor } from '../../src/onnx/tensor.js';
 import { Graph, type Model } from '../../src/ir/graph.js';

@@ -1,6 +1,6 @@
 /** Load -> save -> decode, and a field-by-field comparison with the decoded original. */
 import { isDeepStrictEqual } from 'node:util';
-import { decodeModelProto, loadModelFromBytes, modelToBytes } from '../../src/onnx/model-io.js';
+import { decodeModelProto, loadModelFromBytes, modelToBytes } from '../../src/ir/model-io.js';
 
 export interface RoundTripResult {
   /** First structural difference between original and re-encoded model, or null. */

@@ -17,7 +17,7 @@ import {
   float32ToFloat16,
   type TypedArray,
 } from '../../src/onnx/data-types.js';
-import { decodeModelProto, loadModel, loadModelFromBytes, modelToBytes, saveModel } from '../../src/onnx/model-io.js';
+import { decodeModelProto, loadModel, loadModelFromBytes, modelToBytes, saveModel } from '../../src/ir/model-io.js';
 import { ModelProtoType, encodePlain, type ModelProto, type TensorProto } from '../../src/onnx/schema.js';
 import { makeTensor, tensorFromProto, tensorToNumbers, tensorToProto, type Tensor } from '../../src/onnx/tensor.js';
 import { AttrType, Graph } from '../../src/ir/graph.js';

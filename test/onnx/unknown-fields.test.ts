@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { LionOnnxError, ModelFormatError } from '../../src/errors.js';
 import { DataType } from '../../src/onnx/data-types.js';
-import { loadModel, loadModelFromBytes, modelToBytes, saveModel } from '../../src/onnx/model-io.js';
+import { loadModel, loadModelFromBytes, modelToBytes, saveModel } from '../../src/ir/model-io.js';
 import { GraphProtoType, ModelProtoType, encodePlain, type GraphProto, type ModelProto, type NodeProto } from '../../src/onnx/schema.js';
 import { AttrType, Graph, type Model } from '../../src/ir/graph.js';
 import { REPO } from '../helpers/cli.js';

@@ -9,8 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UsageError } from '../../src/errors.js';
-import { insertOptimizer } from '../../src/passes/insert-optimizer.js';
+import { insertOptimizer } from '../../src/passes/optimizer/insert-optimizer.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
+import { runtimeGraphs } from '../../src/passes/pipeline.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import { gradientsAsInputs, normals, rng } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -47,7 +48,7 @@ async function sessionFor(optimizer: 'adamw' | 'sgd', hyper: Record<string, numb
   const params = { 'enc.weight': { dims: [6], values: normals(r, 6) }, 'enc.bias': { dims: [3], values: normals(r, 3) } };
   const program = insertOptimizer(gradientsAsInputs(params), { optimizer, hyperparameters: hyper, groups: { noDecay: 'bias' } });
   const out = join(dir, `${optimizer}-${stepsPerRun}`);
-  writeArtifacts(out, program, { command: 'test' });
+  writeArtifacts(out, runtimeGraphs(program), { command: 'test' });
   return TrainingSession.create(out, { lr: 0.01, stepsPerRun });
 }
 

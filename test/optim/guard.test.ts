@@ -9,14 +9,14 @@ import { DataType } from '../../src/onnx/data-types.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import { Graph } from '../../src/ir/graph.js';
 import { tensorType } from '../../src/ir/value-type.js';
-import { modelToBytes } from '../../src/onnx/model-io.js';
-import { HYPER_INPUTS } from '../../src/optim/hyperparameters.js';
-import { emitLionScalars, emitLionUpdate } from '../../src/optim/lion.js';
+import { modelToBytes } from '../../src/ir/model-io.js';
+import { lion } from '../../src/optim/lion.js';
 import { emitGuarded } from '../../src/optim/guard.js';
 import { emitNonFiniteFlag } from '../../src/optim/nonfinite.js';
 import { model } from '../helpers/graphs.js';
 
 const PARAMS = ['a', 'b'];
+const HYPER_INPUTS = Object.fromEntries(lion.hyperparameters.map((h) => [h.key, h.input])) as Record<'lr' | 'beta1' | 'beta2' | 'weightDecay', string>;
 const N = 6;
 
 async function stepSession(guarded: boolean): Promise<ort.InferenceSession> {
@@ -28,13 +28,13 @@ async function stepSession(guarded: boolean): Promise<ort.InferenceSession> {
   const b = new GraphBuilder(g);
   const flag = guarded ? emitNonFiniteFlag(b, PARAMS.map((p) => `${p}.g`)) : undefined;
   const emit = () => {
-    const s = emitLionScalars(b, DataType.FLOAT);
+    const update = lion.prepare(b, DataType.FLOAT, {});
     return PARAMS.flatMap((p) => {
-      const names = { param: p, grad: `${p}.g`, momentum: `${p}.m`, paramOut: b.fresh(`${p}.new`), momentumOut: b.fresh(`${p}.m.new`) };
-      emitLionUpdate(b, s, names, p === 'a');
+      const names = { param: p, grad: `${p}.g`, state: [`${p}.m`], paramOut: b.fresh(`${p}.new`), stateOut: [b.fresh(`${p}.m.new`)] };
+      update(names, p === 'a');
       return [
         { old: p, updated: names.paramOut, out: `${p}.out`, type: t },
-        { old: `${p}.m`, updated: names.momentumOut, out: `${p}.m.out`, type: t },
+        { old: `${p}.m`, updated: names.stateOut[0], out: `${p}.m.out`, type: t },
       ];
     });
   };

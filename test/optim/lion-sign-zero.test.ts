@@ -10,8 +10,8 @@
 import { describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import { DataType } from '../../src/onnx/data-types.js';
-import { modelToBytes } from '../../src/onnx/model-io.js';
-import { insertLion } from '../../src/passes/insert-optimizer.js';
+import { modelToBytes } from '../../src/ir/model-io.js';
+import { insertLion } from '../../src/passes/optimizer/insert-optimizer.js';
 import { gradientsAsInputs } from '../helpers/graphs.js';
 import { lion64Step } from '../reference/lion64.js';
 

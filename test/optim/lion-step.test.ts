@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { insertLion } from '../../src/passes/insert-optimizer.js';
+import { insertLion } from '../../src/passes/optimizer/insert-optimizer.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
+import { runtimeGraphs } from '../../src/passes/pipeline.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import { gradientsAsInputs, normals, rng } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -19,7 +20,7 @@ const dir = tempDir();
 async function runnerFor(params: Record<string, { dims: number[]; values: number[] }>, opts: Parameters<typeof insertLion>[1], name: string) {
   const program = insertLion(gradientsAsInputs(params), opts);
   const out = join(dir, name);
-  writeArtifacts(out, program, { command: 'test' });
+  writeArtifacts(out, runtimeGraphs(program), { command: 'test' });
   // The learning rate of each step comes from a schedule function reading `lrs`.
   const lrs: number[] = [];
   const session = await TrainingSession.create(out, { schedule: (step) => lrs[step] });

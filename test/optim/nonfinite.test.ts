@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DataError } from '../../src/errors.js';
-import { insertLion, insertOptimizer } from '../../src/passes/insert-optimizer.js';
+import { insertLion, insertOptimizer } from '../../src/passes/optimizer/insert-optimizer.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
+import { runtimeGraphs } from '../../src/passes/pipeline.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import type { NonFiniteMode } from '../../src/optim/nonfinite.js';
 import { gradientsAsInputs } from '../helpers/graphs.js';
@@ -20,7 +21,7 @@ const f32 = (v: number[]) => new ort.Tensor('float32', Float32Array.from(v), [v.
 async function session(mode: NonFiniteMode) {
   const program = insertLion(gradientsAsInputs({ a: { dims: [3], values: [1, 2, 3] }, b: { dims: [2], values: [-1, 1] } }), { nonFinite: mode, hyperparameters: { weightDecay: 0.1 } });
   const out = join(dir, mode);
-  writeArtifacts(out, program, { command: 'test' });
+  writeArtifacts(out, runtimeGraphs(program), { command: 'test' });
   return TrainingSession.create(out, { lr: 0.01 });
 }
 

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataType } from '../../src/onnx/data-types.js';
 import { makeTensor } from '../../src/onnx/tensor.js';
-import { saveModel } from '../../src/onnx/model-io.js';
+import { saveModel } from '../../src/ir/model-io.js';
 import { Graph } from '../../src/ir/graph.js';
 import { makeAttribute } from '../../src/ir/attributes.js';
 import { tensorType } from '../../src/ir/value-type.js';
-import { buildTrainingProgram } from '../../src/passes/build-training.js';
+import { compileBuild } from '../../src/passes/pipeline.js';
 import { runCli } from '../helpers/cli.js';
 import { model, normals, rng } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -60,7 +60,7 @@ describe('build-training', () => {
     g.nodes.push({ opType: 'BatchNormalization', inputs: ['c', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var'], outputs: ['b'], attributes: [], name: 'bn' });
     g.nodes.push({ opType: 'ReduceMean', inputs: ['b'], outputs: ['y'], attributes: [makeAttribute('axes', [2, 3]), makeAttribute('keepdims', 0)], name: 'pool' });
     g.outputs.push({ name: 'y', type: tensorType(DataType.FLOAT, ['B', 2]) });
-    const p = buildTrainingProgram(model(g, 13), { loss: 'cross-entropy', hyperparameters: { weightDecay: 0.1 } });
+    const p = compileBuild(model(g, 13), { loss: 'cross-entropy', hyperparameters: { weightDecay: 0.1 } });
     expect(p.step.parameters.map((x) => x.name)).toEqual(['conv.weight', 'bn.weight', 'bn.bias']);
     expect(p.step.model.graph.initializer('bn.running_mean')).toBeDefined();
     expect(p.step.model.opsetImports[0].version).toBe(16); // raised from 13

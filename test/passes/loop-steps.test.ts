@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { insertLion } from '../../src/passes/insert-optimizer.js';
-import { loopSteps } from '../../src/passes/loop-steps.js';
+import { insertLion } from '../../src/passes/optimizer/insert-optimizer.js';
+import { loopSteps } from '../../src/passes/runtime/loop-steps.js';
 import { writeArtifacts } from '../../src/artifacts/write.js';
+import { runtimeGraphs } from '../../src/passes/pipeline.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
 import { buildFromFile } from '../../src/api/build.js';
 import { readNpy } from '../../src/data/npy.js';
@@ -35,7 +36,7 @@ describe('loop-steps', () => {
     const r = rng(3);
     const params = { a: { dims: [4], values: normals(r, 4) }, frozen_b: { dims: [2], values: [5, 6] } };
     const out = join(dir, 'grads');
-    writeArtifacts(out, insertLion(gradientsAsInputs(params), { groups: { frozen: 'frozen' }, hyperparameters: { weightDecay: 0.2 } }), { command: 'test' });
+    writeArtifacts(out, runtimeGraphs(insertLion(gradientsAsInputs(params), { groups: { frozen: 'frozen' }, hyperparameters: { weightDecay: 0.2 } })), { command: 'test' });
     const schedule = (step: number) => 0.01 / (1 + step);
     const single = await TrainingSession.create(out, { schedule });
     const looped = await TrainingSession.create(out, { schedule });

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { loadModel, modelToBytes } from '../../src/onnx/model-io.js';
+import { loadModel, modelToBytes } from '../../src/ir/model-io.js';
 import { tensorType } from '../../src/ir/value-type.js';
 import { readNpy } from '../../src/data/npy.js';
 import { rewriteTrainingModel } from '../../src/api/rewrite.js';

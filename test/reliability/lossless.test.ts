@@ -15,7 +15,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { DataType } from '../../src/onnx/data-types.js';
-import { decodeModelProto } from '../../src/onnx/model-io.js';
+import { decodeModelProto } from '../../src/ir/model-io.js';
 import { ModelProtoType, encodePlain, type ModelProto, type NodeProto, type TensorProto } from '../../src/onnx/schema.js';
 import { firstDifference } from '../onnx/roundtrip.js';
 import { SEED_DIR } from '../helpers/fuzz-seeds.js';

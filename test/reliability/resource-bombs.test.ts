@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, LionOnnxError, ModelFormatError } from '../../src/errors.js';
 import { DataType } from '../../src/onnx/data-types.js';
-import { MAX_NODES, loadModel, loadModelFromBytes } from '../../src/onnx/model-io.js';
+import { MAX_NODES, loadModel, loadModelFromBytes } from '../../src/ir/model-io.js';
 import { ModelProtoType, encodePlain, type GraphProto, type TensorProto } from '../../src/onnx/schema.js';
 import { decodeNpy } from '../../src/data/npy.js';
 import { decodeSafetensors } from '../../src/artifacts/safetensors.js';

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { saveModel } from '../../src/onnx/model-io.js';
+import { saveModel } from '../../src/ir/model-io.js';
 import { REPO, refusedLine, runCli } from '../helpers/cli.js';
 import { gradientsAsInputs } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';

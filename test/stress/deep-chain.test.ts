@@ -5,8 +5,8 @@
  */
 import { expect, it } from 'vitest';
 import { DataType } from '../../src/onnx/data-types.js';
-import { loadModelFromBytes } from '../../src/onnx/model-io.js';
-import { buildTrainingProgram } from '../../src/passes/build-training.js';
+import { loadModelFromBytes } from '../../src/ir/model-io.js';
+import { compileBuild } from '../../src/passes/pipeline.js';
 import { inspectModel } from '../../src/api/inspect.js';
 import { chainModel } from '../helpers/bomb-models.js';
 
@@ -19,7 +19,7 @@ it('a chain of 30,000 Add nodes, each reading one shared weight, builds', { time
   m.graph.initializers.push({ name: 'x', dataType: DataType.FLOAT, dims: [4], data: new Float32Array(4) });
   expect(inspectModel(m).nodes).toBe(30_000);
   const t0 = performance.now();
-  const p = buildTrainingProgram(m, { loss: 'mse' });
+  const p = compileBuild(m, { loss: 'mse' });
   expect(p.step.parameters.map((x) => x.name)).toEqual(['x']);
   expect((performance.now() - t0) / 1000).toBeLessThan(120);
 });

@@ -7,11 +7,12 @@
  * values (raw storage) and every other initializer is unchanged; no training inputs, no
  * optimizer state. Pure: no file and no onnxruntime involved.
  */
-import { DataError } from '../errors.js';
-import { dataTypeName } from '../onnx/data-types.js';
-import type { Tensor } from '../onnx/tensor.js';
-import { cloneModel } from '../ir/clone.js';
-import type { Model } from '../ir/graph.js';
+import { DataError } from '../../errors.js';
+import { dataTypeName } from '../../onnx/data-types.js';
+import type { Tensor } from '../../onnx/tensor.js';
+import { cloneModel } from '../../ir/clone.js';
+import type { Model } from '../../ir/graph.js';
+import type { Pass } from '../pass.js';
 
 export function extractInference(inference: Model, weights: Map<string, Tensor>): Model {
   const model = cloneModel(inference);
@@ -28,3 +29,15 @@ export function extractInference(inference: Model, weights: Map<string, Tensor>)
   }
   return model;
 }
+
+export const extractInferencePass: Pass<{ weights: Map<string, Tensor> }> = {
+  name: 'extract-inference',
+  stage: 'export',
+  needs: 'the inference model, and one trained tensor per parameter',
+  gives: 'the same model with the trained values in its initializers',
+  run: (model, { weights }) => {
+    const out = extractInference(model, weights);
+    const same = [...weights].every(([name, w]) => model.graph.initializer(name)?.data === w.data);
+    return { model: out, modified: !same };
+  },
+};

@@ -4,15 +4,15 @@
 import { rmSync, statSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { ExternalDataError, LionOnnxError, ModelFormatError, oneLine } from '../errors.js';
-import { modelFromProto, modelToProto } from '../ir/convert.js';
-import { allGraphs, type Model } from '../ir/graph.js';
+import { modelFromProto, modelToProto } from './convert.js';
+import { allGraphs, type Model } from './graph.js';
 import { commitTemps, writeTemp } from '../util/atomic-write.js';
 import { readRegularFile } from '../util/safe-fs.js';
-import { dataTypeInfo } from './data-types.js';
-import { checkLocation, externalReader } from './external-data.js';
-import { KNOWN_IR_VERSION, ModelProtoType, decodePlain, encodePlain, type ModelProto } from './schema.js';
-import { tensorBytes, type ExternalPlacement, type Tensor } from './tensor.js';
-import { MAX_MESSAGE_DEPTH, NestingTooDeep, scanFields, type FieldScan } from './unknown-fields.js';
+import { dataTypeInfo } from '../onnx/data-types.js';
+import { checkLocation, externalReader } from '../onnx/external-data.js';
+import { KNOWN_IR_VERSION, ModelProtoType, decodePlain, encodePlain, type ModelProto } from '../onnx/schema.js';
+import { tensorBytes, type ExternalPlacement, type Tensor } from '../onnx/tensor.js';
+import { MAX_MESSAGE_DEPTH, NestingTooDeep, scanFields, type FieldScan } from '../onnx/unknown-fields.js';
 
 /**
  * Most nodes (all graphs together) a model may have. torch exports of billion-parameter

@@ -5,7 +5,7 @@
  * CUDA, every input and output crosses the bus), so one step per run spends most of its time
  * moving parameters and momenta. Inside a Loop they stay in ORT for K steps.
  *
- * Requires: a step program from insert-lion. Ensures: a model with the same input names, where
+ * Requires: a step graph from insert-optimizer. Ensures: a model with the same input names, where
  * each data input has a new leading axis of length K (the batches stacked) and `lion.lr` is a
  * [K] vector (one learning rate per step); K is read from the length of `lion.lr`, so one graph
  * serves any K (AdamW's step count is a [K] vector too). Parameters and optimizer state are
@@ -14,13 +14,14 @@
  * outputs. The body is the step graph itself with every name it defines suffixed, because a
  * subgraph may not redefine a name of its enclosing graph.
  */
-import { DataType } from '../onnx/data-types.js';
-import { GraphBuilder } from '../ir/builder.js';
-import { cloneGraph } from '../ir/clone.js';
-import { allGraphs, Graph, type Model } from '../ir/graph.js';
-import { makeAttribute } from '../ir/attributes.js';
-import { elemTypeOf, shapeOf, tensorType } from '../ir/value-type.js';
-import type { StepProgram } from './insert-optimizer.js';
+import { DataType } from '../../onnx/data-types.js';
+import { GraphBuilder } from '../../ir/builder.js';
+import { cloneGraph } from '../../ir/clone.js';
+import { allGraphs, Graph, type Model } from '../../ir/graph.js';
+import { makeAttribute } from '../../ir/attributes.js';
+import { elemTypeOf, shapeOf, tensorType } from '../../ir/value-type.js';
+import type { StepProgram } from '../optimizer/emit-step.js';
+import { expectThat, type Pass } from '../pass.js';
 
 const SUFFIX = '/loop';
 
@@ -131,3 +132,17 @@ export function loopSteps(step: StepProgram): Model {
     graph: outer,
   };
 }
+
+export const loopStepsPass: Pass = {
+  name: 'loop-steps',
+  stage: 'runtime',
+  needs: 'a step graph with its contract (insert-optimizer)',
+  gives: 'K steps in one ONNX Loop: the same inputs, data stacked [K, …], per-step hyperparameters [K]',
+  requires: (model) => expectThat('loop-steps', 'requires', !!model.program?.step, 'no step contract (run insert-optimizer first)'),
+  ensures: (out, input) => {
+    const names = (m: Model) => m.graph.inputs.map((i) => i.name).sort().join();
+    expectThat('loop-steps', 'ensures', names(out) === names(input), 'the loop graph\u2019s inputs differ from the step graph\u2019s');
+    expectThat('loop-steps', 'ensures', out.graph.nodes.some((n) => n.opType === 'Loop'), 'no Loop node');
+  },
+  run: (model) => ({ model: loopSteps({ ...model.program!.step!, model }), modified: true }),
+};

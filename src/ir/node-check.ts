@@ -9,9 +9,9 @@
  * test/fixtures/fuzz/regressions/).
  */
 import { ModelFormatError } from '../errors.js';
-import { AttrType, allGraphs, defaultOpset, type Model } from '../ir/graph.js';
-import { OP_ARITY, OP_ARITY_OPSET, OP_GRAPH_ATTRIBUTES } from './op-schemas.generated.js';
-import { elementCount } from './tensor.js';
+import { AttrType, allGraphs, defaultOpset, type Model } from './graph.js';
+import { OP_ARITY, OP_ARITY_OPSET, OP_GRAPH_ATTRIBUTES } from '../onnx/op-schemas.generated.js';
+import { elementCount } from '../onnx/tensor.js';
 
 /**
  * Inputs onnxruntime 1.30 reads as scalars without checking their size, by op. Probed: an empty
