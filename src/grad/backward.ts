@@ -13,7 +13,7 @@ import { dataTypeName } from '../onnx/data-types.js';
 import { makeTensor } from '../onnx/tensor.js';
 import { constLike, elemTypeOrThrow, shapeOf } from './emit.js';
 import { NON_DIFFERENTIABLE, gradRule, supportedOps } from './registry.js';
-import { FLOAT_TYPES, isStatic, ShapeInfo } from './shape-info.js';
+import { FLOAT_TYPES, isStatic, ShapeInfo } from '../ir/shape-info.js';
 import type { Emitter, GradContext } from './types.js';
 
 export interface BackwardOptions {

@@ -7,7 +7,7 @@ import { GraphError } from '../errors.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../onnx/data-types.js';
 import { makeTensor } from '../onnx/tensor.js';
-import { isStatic } from './shape-info.js';
+import { isStatic } from '../ir/shape-info.js';
 import type { Emitter, GradContext } from './types.js';
 
 /** The element type of `x`; rules cannot emit typed constants without it. */

@@ -8,7 +8,7 @@ import type { Graph } from '../ir/graph.js';
 import { formatShape, tensorType } from '../ir/value-type.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
 import { dimOf, reduceMean, reduceSum, scalarLike, unsqueeze } from './emit.js';
-import { FLOAT_TYPES, ShapeInfo } from './shape-info.js';
+import { FLOAT_TYPES, ShapeInfo } from '../ir/shape-info.js';
 import type { Emitter } from './types.js';
 
 export type LossKind = 'cross-entropy' | 'mse' | 'bce';

@@ -8,7 +8,7 @@ import type { Dim } from '../ir/value-type.js';
 import { DataType } from '../onnx/data-types.js';
 import { makeTensor } from '../onnx/tensor.js';
 import { int64s, reduceSum, shapeOf } from './emit.js';
-import { isStatic } from './shape-info.js';
+import { isStatic } from '../ir/shape-info.js';
 import type { Emitter } from './types.js';
 
 /**

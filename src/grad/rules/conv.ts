@@ -7,7 +7,7 @@ import { GraphError } from '../../errors.js';
 import { attrInt, attrInts, attrString } from '../../ir/attributes.js';
 import type { Node } from '../../ir/graph.js';
 import { dimOf, ifNeeded, int64s, rankOrThrow, reduceSum } from '../emit.js';
-import { isStatic } from '../shape-info.js';
+import { isStatic } from '../../ir/shape-info.js';
 import type { Emitter, GradContext, GradRule } from '../types.js';
 
 /** An int64 vector: its values when known before running, else the name of a 1-D int64 value. */

@@ -11,7 +11,7 @@ import type { Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/data-types.js';
 import { makeTensor } from '../../onnx/tensor.js';
 import { dimOf, elemTypeOrThrow, int64s, rankOrThrow, shapeOf, unsqueeze, zerosLike } from '../emit.js';
-import { isStatic } from '../shape-info.js';
+import { isStatic } from '../../ir/shape-info.js';
 import type { GradContext, GradRule } from '../types.js';
 
 function needOpset16(ctx: GradContext, node: Node): void {

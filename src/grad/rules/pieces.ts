@@ -4,7 +4,7 @@ import type { Dim } from '../../ir/value-type.js';
 import { DataType } from '../../onnx/data-types.js';
 import { makeTensor } from '../../onnx/tensor.js';
 import { dimOf, elemTypeOrThrow, ifNeeded, int64s, shapeOf, split, zerosLike } from '../emit.js';
-import { isStatic, sliceSpan } from '../shape-info.js';
+import { isStatic, sliceSpan } from '../../ir/shape-info.js';
 import type { GradRule } from '../types.js';
 
 /** The output gradient split back into the inputs' extents along the concat axis. */

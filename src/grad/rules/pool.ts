@@ -4,7 +4,7 @@ import { attrInt, attrInts, attrString } from '../../ir/attributes.js';
 import { DataType } from '../../onnx/data-types.js';
 import { makeTensor } from '../../onnx/tensor.js';
 import { constLike, elemTypeOrThrow, int64s, rankOrThrow, scalarLike, shapeOf } from '../emit.js';
-import { isStatic } from '../shape-info.js';
+import { isStatic } from '../../ir/shape-info.js';
 import type { GradContext, GradRule } from '../types.js';
 import { concatVec, dimsOf, padsOf, vecName, windowOf, windowTranspose, type Window } from './conv.js';
 

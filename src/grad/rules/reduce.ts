@@ -2,7 +2,7 @@
 import { attrInt, attrInts } from '../../ir/attributes.js';
 import { DataType } from '../../onnx/data-types.js';
 import { elemTypeOrThrow, scalarLike, shapeOf, unsqueeze } from '../emit.js';
-import { isStatic } from '../shape-info.js';
+import { isStatic } from '../../ir/shape-info.js';
 import type { GradContext, GradRule } from '../types.js';
 
 /** The reduced axes: numbers when known, a value name when only run time knows, [] for none given. */

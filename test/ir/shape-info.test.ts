@@ -4,7 +4,7 @@
  * statically (and when it must leave it to run time).
  */
 import { describe, expect, it } from 'vitest';
-import { ShapeInfo } from '../../src/grad/shape-info.js';
+import { ShapeInfo } from '../../src/ir/shape-info.js';
 import { broadcastAxes } from '../../src/grad/unbroadcast.js';
 import { GraphBuilder } from '../../src/ir/builder.js';
 import { Graph } from '../../src/ir/graph.js';

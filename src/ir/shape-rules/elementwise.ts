@@ -1,0 +1,80 @@
+/** Shape rules: element-wise ops (same shape, broadcasting, comparisons, casts). */
+import type { ShapeRule, ValueFacts } from './types.js';
+import { attrInt } from '../attributes.js';
+import { DataType } from '../../onnx/data-types.js';
+import { INT_TYPES, broadcastShapes, intArith } from './facts.js';
+
+export const sameShapeRule: ShapeRule = {
+  ops: ['Identity', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Erf', 'Reciprocal', 'Softplus', 'Elu', 'Gelu', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Softmax', 'LogSoftmax', 'Clip', 'HardSigmoid', 'HardSwish', 'Selu', 'Celu', 'Mish', 'LRN', 'CumSum', 'InstanceNormalization', 'BatchNormalization', 'LayerNormalization'],
+  infer: (c) => {
+    const { V, out, same, op } = c;
+    same();
+    if (op === 'Identity' || op === 'Neg' || op === 'Abs') {
+      const v = V(0);
+      if (v) out(0, { value: op === 'Neg' ? v.map((x) => -x) : op === 'Abs' ? v.map(Math.abs) : v });
+    }
+  },
+};
+
+export const dropoutRule: ShapeRule = {
+  ops: ['Dropout'],
+  infer: (c) => {
+    const { S, out, same } = c;
+    same();
+    out(1, { shape: S(0), elemType: DataType.BOOL });
+  },
+};
+
+export const boolSameShapeRule: ShapeRule = {
+  ops: ['IsNaN', 'IsInf', 'Not'],
+  infer: (c) => {
+    const { same } = c;
+    same(DataType.BOOL);
+  },
+};
+
+export const broadcastRule: ShapeRule = {
+  ops: ['Add', 'Sub', 'Mul', 'Div', 'Mod', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'PRelu'],
+  infer: (c) => {
+    const { S, T, V, out, node: n, op } = c;
+    const shapes = n.inputs.map((_, i) => S(i));
+    const facts: ValueFacts = { shape: broadcastShapes(shapes), elemType: T(0) };
+    const vals = n.inputs.map((_, i) => V(i));
+    if (n.inputs.length === 2 && vals[0] && vals[1]) facts.value = intArith(op, vals[0], vals[1]);
+    out(0, facts);
+  },
+};
+
+export const comparisonRule: ShapeRule = {
+  ops: ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'],
+  infer: (c) => {
+    const { S, out } = c;
+    out(0, { shape: broadcastShapes([S(0), S(1)]), elemType: DataType.BOOL });
+  },
+};
+
+export const whereRule: ShapeRule = {
+  ops: ['Where'],
+  infer: (c) => {
+    const { S, T, out } = c;
+    out(0, { shape: broadcastShapes([S(0), S(1), S(2)]), elemType: T(1) ?? T(2) });
+  },
+};
+
+export const castRule: ShapeRule = {
+  ops: ['Cast'],
+  infer: (c) => {
+    const { S, V, out, node: n } = c;
+    const to = attrInt(n, 'to', 0);
+    const v = V(0);
+    out(0, { shape: S(0), elemType: to, value: v && INT_TYPES.has(to) ? v.map(Math.trunc) : undefined });
+  },
+};
+
+export const castLikeRule: ShapeRule = {
+  ops: ['CastLike'],
+  infer: (c) => {
+    const { S, T, out } = c;
+    out(0, { shape: S(0), elemType: T(1) });
+  },
+};

@@ -1,0 +1,46 @@
+/** Shape rules: convolution and pooling windows. */
+import type { ShapeRule } from './types.js';
+import { attrInt, attrInts, attrString } from '../attributes.js';
+import { DataType } from '../../onnx/data-types.js';
+import type { Dim } from '../value-type.js';
+
+export const slidingWindowRule: ShapeRule = {
+  ops: ['Conv', 'MaxPool', 'AveragePool', 'LpPool'],
+  infer: (c) => {
+    const { S, T, out, node: n, op } = c;
+    const s = S(0);
+    if (!s) return out(0, { elemType: T(0) });
+    const w = op === 'Conv' ? S(1) : undefined;
+    const kernel = attrInts(n, 'kernel_shape') ?? w?.slice(2);
+    const spatial = s.length - 2;
+    const channels = op === 'Conv' ? (w?.[0] ?? null) : s[1];
+    if (!kernel || kernel.some((k) => typeof k !== 'number')) return out(0, { shape: [s[0], channels, ...new Array<Dim>(spatial).fill(null)], elemType: T(0) });
+    const strides = attrInts(n, 'strides') ?? new Array(spatial).fill(1);
+    const dil = attrInts(n, 'dilations') ?? new Array(spatial).fill(1);
+    const pads = attrInts(n, 'pads') ?? new Array(2 * spatial).fill(0);
+    const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+    const ceil = attrInt(n, 'ceil_mode', 0);
+    const dims = s.slice(2).map((d, i) => {
+      if (typeof d !== 'number') return null;
+      if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(d / strides[i]);
+      const k = (dil[i] * ((kernel[i] as number) - 1)) + 1;
+      const p = autoPad === 'VALID' ? 0 : pads[i] + pads[i + spatial];
+      const r = (d + p - k) / strides[i];
+      let n = (ceil ? Math.ceil(r) : Math.floor(r)) + 1;
+      // With ceil_mode the last window must start inside the input or its left padding.
+      if (ceil && (n - 1) * strides[i] >= d + (autoPad === 'VALID' ? 0 : pads[i])) n--;
+      return n;
+    });
+    out(0, { shape: [s[0], channels, ...dims], elemType: T(0) });
+    if (op === 'MaxPool') out(1, { shape: [s[0], channels, ...dims], elemType: DataType.INT64 });
+  },
+};
+
+export const globalPoolRule: ShapeRule = {
+  ops: ['GlobalAveragePool', 'GlobalMaxPool'],
+  infer: (c) => {
+    const { S, T, out } = c;
+    const s = S(0);
+    out(0, { shape: s ? [s[0], s[1], ...s.slice(2).map(() => 1)] : undefined, elemType: T(0) });
+  },
+};
