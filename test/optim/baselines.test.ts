@@ -84,12 +84,12 @@ describe('baseline optimizers', () => {
     const r = rng(6);
     for (let t = 1; t <= 15; t++) {
       const grads = { 'enc.weight': normals(r, 6).map(Math.fround), 'enc.bias': normals(r, 3).map(Math.fround) };
-      const before = Object.fromEntries(['enc.weight', 'enc.bias'].map((n) => [n, { p: [...(s.getParameter(n).data as Float32Array)], buf: [...(s.getMomentum(n).data as Float32Array)] }]));
+      const before = Object.fromEntries(['enc.weight', 'enc.bias'].map((n) => [n, { p: [...(s.getParameter(n).data as Float32Array)], buf: [...(s.getState(n)[0].data as Float32Array)] }]));
       await s.step({ 'g:enc.weight': f32(grads['enc.weight']), 'g:enc.bias': f32(grads['enc.bias']) });
       for (const n of ['enc.weight', 'enc.bias']) {
         const ref = sgd64(before[n].p, before[n].buf, grads[n as keyof typeof grads], { lr: 0.01, ...h }, n === 'enc.weight');
         const p = s.getParameter(n).data as Float32Array;
-        const buf = s.getMomentum(n).data as Float32Array;
+        const buf = s.getState(n)[0].data as Float32Array;
         ref.forEach((e, i) => {
           const bscale = Math.abs(before[n].buf[i]) + Math.abs(grads[n as keyof typeof grads][i]) + Math.abs(before[n].p[i]);
           expect(close(buf[i], e.buf, bscale)).toBe(true);

@@ -26,7 +26,7 @@ async function runnerFor(params: Record<string, { dims: number[]; values: number
   const session = await TrainingSession.create(out, { schedule: (step) => lrs[step] });
   const state = (name: string) => {
     const p = session.manifest.parameters.find((x) => x.name === name || x.state?.[0].name === name)!;
-    return name === p.name ? session.getParameter(name) : session.getMomentum(p.name);
+    return name === p.name ? session.getParameter(name) : session.getState(p.name)[0];
   };
   return {
     manifest: session.manifest,

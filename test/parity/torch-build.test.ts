@@ -85,7 +85,7 @@ describe.each(FIXTURES)('PyTorch parity, buildFromFile + TrainingSession: %s', (
       for (const p of t.params) {
         const norm = l2(session.getParameter(p).data as Float32Array);
         const err = Math.abs(norm - t.final_param_l2[p]) / t.final_param_l2[p];
-        const m = session.getMomentum(p).data as Float32Array;
+        const m = session.getState(p)[0].data as Float32Array;
         if (m.reduce((a, v) => Math.max(a, Math.abs(v)), 0) < NOISE_MOMENTUM) {
           noise.push(p);
           eNoise = Math.max(eNoise, err);

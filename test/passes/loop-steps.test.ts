@@ -20,7 +20,7 @@ import { tempDir } from '../helpers/tmp.js';
 const dir = tempDir();
 
 function state(s: TrainingSession): number[] {
-  return s.manifest.parameters.flatMap((p) => [...(s.getParameter(p.name).data as Float32Array), ...(p.state ? (s.getMomentum(p.name).data as Float32Array) : [])]);
+  return s.manifest.parameters.flatMap((p) => [...(s.getParameter(p.name).data as Float32Array), ...(p.state ? (s.getState(p.name)[0].data as Float32Array) : [])]);
 }
 
 describe('loop-steps', () => {

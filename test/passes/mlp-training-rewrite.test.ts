@@ -38,7 +38,7 @@ describe('hand-built MLP training graph through rewrite', () => {
     const runner = {
       tensor: (name: string) => {
         const p = manifest.parameters.find((x) => x.name === name || x.state?.[0].name === name)!;
-        return name === p.name ? session.getParameter(name) : session.getMomentum(p.name);
+        return name === p.name ? session.getParameter(name) : session.getState(p.name)[0];
       },
       step: (batch: Record<string, ort.Tensor>) => session.step(batch),
       dispose: () => session.dispose(),
