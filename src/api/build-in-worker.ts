@@ -9,9 +9,11 @@ import type { Manifest } from '../artifacts/manifest.js';
 import type { BuildOptions, OutputOptions } from './build.js';
 import type { RewriteOptions } from './rewrite.js';
 
-export type BuildJob =
-  | { command: 'build'; model: string; out: string; opts: BuildOptions; output: OutputOptions }
-  | { command: 'rewrite'; model: string; out: string; opts: RewriteOptions; output: OutputOptions };
+/** What the worker runs; `verbose` checks every pass's contract and logs a line per pass to stderr. */
+export type BuildJob = (
+  | { command: 'build'; model: string; out: string; opts: BuildOptions; output: Omit<OutputOptions, 'passes'> }
+  | { command: 'rewrite'; model: string; out: string; opts: RewriteOptions; output: Omit<OutputOptions, 'passes'> }
+) & { verbose?: boolean };
 
 class WorkerError extends LionOnnxError {}
 

@@ -8,10 +8,12 @@ import { LionOnnxError } from '../errors.js';
 import { buildFromFile } from './build.js';
 import { rewriteTrainingModel } from './rewrite.js';
 import type { BuildJob } from './build-in-worker.js';
+import { verbosePasses } from '../passes/pass.js';
 
 const job = workerData as BuildJob;
 try {
-  const manifest = job.command === 'build' ? buildFromFile(job.model, job.out, job.opts, job.output) : rewriteTrainingModel(job.model, job.out, job.opts, job.output);
+  const output = { ...job.output, passes: verbosePasses(job.verbose) };
+  const manifest = job.command === 'build' ? buildFromFile(job.model, job.out, job.opts, output) : rewriteTrainingModel(job.model, job.out, job.opts, output);
   parentPort!.postMessage({ type: 'done', manifest });
 } catch (e) {
   parentPort!.postMessage({

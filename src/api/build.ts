@@ -6,6 +6,7 @@ import { buildIdentity } from '../artifacts/build-id.js';
 import type { Manifest } from '../artifacts/manifest.js';
 import { compileBuild, type BuildOptions, type TrainingProgram } from '../passes/pipeline.js';
 import type { PassContext } from '../passes/pass.js';
+import { DEFAULT_OPTIMIZER } from '../optim/registry.js';
 
 export type { BuildOptions } from '../passes/pipeline.js';
 
@@ -27,7 +28,7 @@ export function buildOptionsKey(opts: BuildOptions): Record<string, unknown> {
     params: opts.params,
     frozen: opts.frozen,
     noDecay: opts.noDecay,
-    optimizer: opts.optimizer ?? 'lion',
+    optimizer: opts.optimizer ?? DEFAULT_OPTIMIZER,
     optimizerOptions: opts.optimizerOptions,
     hyperparameters: opts.hyperparameters,
     nonFinite: opts.nonFinite ?? 'skip',

@@ -15,6 +15,7 @@ import { lstatOrNull } from '../util/safe-fs.js';
 import { missingFolders, removeEmptyFolders } from '../util/made-folders.js';
 import type { LossKind } from '../grad/losses.js';
 import { buildFromFile, buildOptionsKey, type BuildOptions } from './build.js';
+import { verbosePasses } from '../passes/pass.js';
 
 export interface ModelBuildSpec {
   model: string;
@@ -27,6 +28,8 @@ export interface ModelBuildSpec {
   /** Continue a run: the directory must be this model's build. */
   resume?: boolean;
   overwrite?: boolean;
+  /** Check every pass's contract and log a line per pass (--verbose). */
+  verbose?: boolean;
 }
 
 export interface ModelArtifacts {
@@ -66,7 +69,7 @@ export function artifactsForModel(spec: ModelBuildSpec): ModelArtifacts {
         : `--resume: ${dir} holds no build of ${spec.model} to resume; start without --resume`,
     );
   const made = missingFolders(dir);
-  buildFromFile(spec.model, dir, opts, { overwrite: spec.overwrite, build: identity });
+  buildFromFile(spec.model, dir, opts, { overwrite: spec.overwrite, build: identity, passes: verbosePasses(spec.verbose) });
   return { dir, note: `built ${dir} from ${spec.model}`, builtHere: made.length > 0, made };
 }
 

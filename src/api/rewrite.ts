@@ -7,6 +7,7 @@ import type { Manifest } from '../artifacts/manifest.js';
 import { compileRewrite, type RewriteOptions as PipelineRewriteOptions } from '../passes/pipeline.js';
 import { readRegularFile } from '../util/safe-fs.js';
 import type { OutputOptions } from './build.js';
+import { DEFAULT_OPTIMIZER } from '../optim/registry.js';
 
 export interface RewriteOptions extends PipelineRewriteOptions {
   /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
@@ -37,7 +38,7 @@ export function rewriteTrainingModel(modelPath: string, outDir: string, opts: Re
     hyperparameters: opts.hyperparameters,
     loss: opts.loss,
     nonFinite: opts.nonFinite ?? 'skip',
-    optimizer: opts.optimizer ?? 'lion',
+    optimizer: opts.optimizer ?? DEFAULT_OPTIMIZER,
     optimizerOptions: opts.optimizerOptions,
   };
   return writeArtifacts(outDir, program, {

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { hyperparametersFrom, lionOptions, type OptimizerArgs } from './options.js';
+import { hyperparametersFrom, optimizerOptions, optimizerOptionsFrom, type OptimizerArgs } from './options.js';
 import { runBuildJob } from './run-build.js';
 
 interface Args extends OptimizerArgs {
@@ -10,13 +10,14 @@ interface Args extends OptimizerArgs {
   targetName: string;
   params?: string;
   overwrite: boolean;
+  verbose: boolean;
 }
 
 export const buildCommand: CommandModule<object, Args> = {
   command: 'build <model>',
   describe: 'add a loss and the backward graph to an inference model and write a Lion artifacts directory',
   builder: (y) =>
-    lionOptions(
+    optimizerOptions(
       y
         .positional('model', { type: 'string', demandOption: true, describe: 'inference model .onnx (e.g. from torch.onnx.export)' })
         .option('loss', { choices: ['cross-entropy', 'mse', 'bce'] as const, demandOption: true, describe: 'loss on the model output' })
@@ -27,7 +28,7 @@ export const buildCommand: CommandModule<object, Args> = {
         .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
     ) as never,
   handler: async (a) => {
-    const m = await runBuildJob({ command: 'build', model: a.model, out: a.out, output: { overwrite: a.overwrite }, opts: {
+    const m = await runBuildJob({ command: 'build', model: a.model, out: a.out, verbose: a.verbose, output: { overwrite: a.overwrite }, opts: {
       loss: a.loss,
       output: a.output,
       targetName: a.targetName,
@@ -36,6 +37,7 @@ export const buildCommand: CommandModule<object, Args> = {
       noDecay: a.noDecay,
       nonFinite: a.nonfinite,
       optimizer: a.optimizer,
+      optimizerOptions: optimizerOptionsFrom(a),
       hyperparameters: hyperparametersFrom(a),
     } });
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);

@@ -27,7 +27,7 @@ async function main(): Promise<number> {
     .command(trainCommand)
     .command(exportCommand)
     .command(plotCommand)
-    .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors; check every pass of build/rewrite and print a line per pass' })
     .demandCommand(1, 'name a command; see lion-onnx --help')
     .strict()
     .version(VERSION)

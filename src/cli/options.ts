@@ -1,40 +1,67 @@
-/** Option groups shared by several commands, defined once. */
+/**
+ * Option groups shared by several commands, derived from the optimizer registry (optim/): one
+ * flag per hyperparameter key, described with each optimizer's default, and one per build-time
+ * option. A new optimizer's flags appear here without touching the CLI.
+ */
 import type { Argv } from 'yargs';
+import { DEFAULT_OPTIMIZER, OPTIMIZERS, OPTIMIZER_NAMES } from '../optim/registry.js';
+import type { NonFiniteMode } from '../ir/program.js';
+
+/** camelCase key -> the flag's name without dashes (`weightDecay` -> `weight-decay`). */
+const flagName = (flag: string) => flag.replace(/^--/, '');
+
+/** The user-set hyperparameters of every optimizer, by key, with the optimizers that take them. */
+function hyperparameterFlags() {
+  const byKey = new Map<string, { flag: string; uses: string[] }>();
+  for (const o of OPTIMIZERS)
+    for (const h of o.hyperparameters) {
+      if (h.perStep) continue;
+      const e = byKey.get(h.key) ?? { flag: h.flag, uses: [] };
+      e.uses.push(`${o.name} ${h.default}: ${h.describe}`);
+      byKey.set(h.key, e);
+    }
+  return byKey;
+}
 
 /** Hyperparameter flags; unset flags take the optimizer's defaults. */
-export function hyperparameterOptions<T>(y: Argv<T>) {
-  return y
-    .option('beta1', { type: 'number', describe: 'β1 (Lion 0.9: interpolation for the update direction; AdamW 0.9)' })
-    .option('beta2', { type: 'number', describe: 'β2 (Lion 0.99: momentum decay; AdamW 0.999)' })
-    .option('weight-decay', { type: 'number', describe: 'weight decay (Lion 0, decoupled: use 3-10x more than for AdamW; AdamW 0.01; SGD 0, coupled)' })
-    .option('eps', { type: 'number', describe: 'AdamW ε (1e-8)' })
-    .option('momentum', { type: 'number', describe: 'SGD momentum (0.9)' });
+export function hyperparameterOptions<T>(y: Argv<T>): Argv<T> {
+  let out = y;
+  for (const [, e] of hyperparameterFlags()) out = out.option(flagName(e.flag), { type: 'number', describe: e.uses.join('; ') });
+  return out;
 }
 
-export interface HyperparameterArgs {
-  beta1?: number;
-  beta2?: number;
-  weightDecay?: number;
-  eps?: number;
-  momentum?: number;
+/** The hyperparameter values given on the command line, by key (unset ones undefined). */
+export function hyperparametersFrom(a: Record<string, unknown>): Record<string, number | undefined> {
+  return Object.fromEntries([...hyperparameterFlags().keys()].map((k) => [k, a[k] as number | undefined]));
 }
 
-export function hyperparametersFrom(a: HyperparameterArgs): Record<string, number | undefined> {
-  return { beta1: a.beta1, beta2: a.beta2, weightDecay: a.weightDecay, eps: a.eps, momentum: a.momentum };
+/** The build-time optimizer options given on the command line (e.g. cautious). */
+export function optimizerOptionsFrom(a: Record<string, unknown>): Record<string, boolean | undefined> {
+  return Object.fromEntries(OPTIMIZERS.flatMap((o) => o.options ?? []).map((s) => [s.key, a[s.key] as boolean | undefined]));
 }
 
-/** What lionOptions adds, typed (build, rewrite). */
-export interface OptimizerArgs extends HyperparameterArgs {
-  optimizer: 'lion' | 'adamw' | 'sgd';
+/** What optimizerOptions adds, typed (build, rewrite). */
+export interface OptimizerArgs extends Record<string, unknown> {
+  optimizer: string;
   noDecay?: string;
   frozen?: string;
-  nonfinite: 'skip' | 'error' | 'propagate';
+  nonfinite: NonFiniteMode;
+}
+
+/** --optimizer and its build-time options (train with a model, build, rewrite). */
+export function optimizerChoiceOptions<T>(y: Argv<T>, describe = 'update to emit'): Argv<T> {
+  let out = y.option('optimizer', {
+    choices: OPTIMIZER_NAMES as string[],
+    default: DEFAULT_OPTIMIZER,
+    describe: `${describe}: ${OPTIMIZERS.map((o) => `${o.name} (${o.describe})`).join('; ')}`,
+  });
+  for (const o of OPTIMIZERS) for (const s of o.options ?? []) out = out.option(flagName(s.flag), { type: 'boolean', describe: `${o.name} only: ${s.describe}` });
+  return out;
 }
 
 /** Options of the passes that emit an optimizer (build, rewrite). */
-export function lionOptions<T>(y: Argv<T>) {
-  return hyperparameterOptions(y)
-    .option('optimizer', { choices: ['lion', 'adamw', 'sgd'] as const, default: 'lion' as const, describe: 'update to emit: Lion, or AdamW/SGD with momentum as baselines' })
+export function optimizerOptions<T>(y: Argv<T>): Argv<T> {
+  return optimizerChoiceOptions(hyperparameterOptions(y))
     .option('no-decay', { type: 'string', describe: 'regex: parameters matching get no weight decay (e.g. "bias|norm")' })
     .option('frozen', { type: 'string', describe: 'regex: parameters matching are not trained' })
     .option('nonfinite', { choices: ['skip', 'error', 'propagate'] as const, default: 'skip' as const, describe: 'a step whose gradients hold NaN/Inf: skip it (parameters unchanged, counted), stop with an error, or apply it anyway' });

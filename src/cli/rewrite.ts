@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { hyperparametersFrom, lionOptions, type OptimizerArgs } from './options.js';
+import { hyperparametersFrom, optimizerOptions, optimizerOptionsFrom, type OptimizerArgs } from './options.js';
 import { runBuildJob } from './run-build.js';
 
 interface Args extends OptimizerArgs {
@@ -9,13 +9,14 @@ interface Args extends OptimizerArgs {
   gradMap?: string;
   loss?: string;
   overwrite: boolean;
+  verbose: boolean;
 }
 
 export const rewriteCommand: CommandModule<object, Args> = {
   command: 'rewrite <model>',
   describe: 'insert Lion updates into a training graph (gradients named <param>_grad) and write an artifacts directory',
   builder: (y) =>
-    lionOptions(
+    optimizerOptions(
       y
         .positional('model', { type: 'string', demandOption: true, describe: 'training graph .onnx' })
         .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'artifacts directory to write' })
@@ -25,12 +26,13 @@ export const rewriteCommand: CommandModule<object, Args> = {
         .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
     ) as never,
   handler: async (a) => {
-    const m = await runBuildJob({ command: 'rewrite', model: a.model, out: a.out, output: { overwrite: a.overwrite }, opts: {
+    const m = await runBuildJob({ command: 'rewrite', model: a.model, out: a.out, verbose: a.verbose, output: { overwrite: a.overwrite }, opts: {
       gradSuffix: a.gradSuffix,
       gradMapFile: a.gradMap,
       loss: a.loss,
       nonFinite: a.nonfinite,
       optimizer: a.optimizer,
+      optimizerOptions: optimizerOptionsFrom(a),
       hyperparameters: hyperparametersFrom(a),
       groups: { noDecay: a.noDecay, frozen: a.frozen },
     } });

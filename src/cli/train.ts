@@ -8,9 +8,9 @@ import { missingFolders, removeEmptyFolders } from '../util/made-folders.js';
 import { Interrupted } from './errors.js';
 import { makeProgress } from './progress.js';
 import { SIGNAL_EXIT_CODES, note, onStopSignals, type StopSignal } from './signals.js';
-import { hyperparameterOptions, hyperparametersFrom, type HyperparameterArgs } from './options.js';
+import { hyperparameterOptions, hyperparametersFrom, optimizerChoiceOptions, optimizerOptionsFrom } from './options.js';
 
-interface Args extends HyperparameterArgs {
+interface Args extends Record<string, unknown> {
   target: string;
   data?: string[];
   dataset?: 'mnist';
@@ -37,7 +37,8 @@ interface Args extends HyperparameterArgs {
   stepsPerRun: number;
   export?: string;
   loss?: 'cross-entropy' | 'mse' | 'bce';
-  optimizer: 'lion' | 'adamw' | 'sgd';
+  optimizer: string;
+  verbose: boolean;
   out?: string;
 }
 
@@ -57,7 +58,7 @@ export const trainCommand: CommandModule<object, Args> = {
   command: 'train <target>',
   describe: 'train an artifacts directory (or an .onnx model, built on the fly with --loss) with Lion',
   builder: (y) =>
-    hyperparameterOptions(y)
+    optimizerChoiceOptions(hyperparameterOptions(y), 'with an .onnx target, the optimizer to build with')
       .positional('target', { type: 'string', demandOption: true, describe: 'artifacts directory from build/rewrite, or an inference .onnx with --loss' })
       .option('data', { type: 'string', array: true, describe: 'NAME=FILE.npy: training array for graph input NAME, batched along axis 0 (repeat)' })
       .option('dataset', { choices: ['mnist'] as const, describe: 'built-in data: the 10,000 MNIST digits of the mnist package (2,000 held out)' })
@@ -84,14 +85,14 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('grad-accum', { type: 'number', default: 1, describe: 'split each batch into N micro-batches and accumulate gradients' })
       .option('export', { type: 'string', describe: 'write the trained inference model to this .onnx file at the end' })
       .option('loss', { choices: ['cross-entropy', 'mse', 'bce'] as const, describe: 'with an .onnx target: the loss to build with' })
-      .option('optimizer', { choices: ['lion', 'adamw', 'sgd'] as const, default: 'lion' as const, describe: 'with an .onnx target: the optimizer to build with' })
       .option('out', { type: 'string', describe: 'with an .onnx target: the artifacts directory to build (default runs/<model name>)' }) as never,
   handler: async (a) => {
     const isModel = isFile(a.target);
-    if (!isModel && (a.loss || a.out))
-      throw new UsageError(`${a.loss ? '--loss' : '--out'} applies when the target is an .onnx model; ${a.target} is an artifacts directory (built already)`);
+    const options = Object.entries(optimizerOptionsFrom(a)).filter(([, v]) => v).map(([k]) => `--${k}`);
+    if (!isModel && (a.loss || a.out || options.length))
+      throw new UsageError(`${a.loss ? '--loss' : a.out ? '--out' : options[0]} applies when the target is an .onnx model; ${a.target} is an artifacts directory (built already)`);
     const target: TrainTarget = isModel
-      ? { model: { model: a.target, loss: a.loss, optimizer: a.optimizer, hyperparameters: hyperparametersFrom(a), out: a.out, resume: a.resume, overwrite: a.overwrite } }
+      ? { model: { model: a.target, loss: a.loss, optimizer: a.optimizer, optimizerOptions: optimizerOptionsFrom(a), hyperparameters: hyperparametersFrom(a), out: a.out, resume: a.resume, overwrite: a.overwrite, verbose: a.verbose } }
       : { dir: a.target };
     // Folders a build on the fly would make: removed again if a signal stops that build.
     const buildDir = isModel ? (a.out ?? defaultArtifactsDir(a.target)) : null;

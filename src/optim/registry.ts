@@ -13,6 +13,9 @@ export const OPTIMIZERS: readonly Optimizer[] = [lion, adamw, sgd];
 
 export const OPTIMIZER_NAMES: readonly string[] = OPTIMIZERS.map((o) => o.name);
 
+/** The one lion-onnx is for. */
+export const DEFAULT_OPTIMIZER = 'lion';
+
 export function optimizerByName(name: string): Optimizer {
   const o = OPTIMIZERS.find((x) => x.name === name);
   if (!o) throw new UsageError(`--optimizer '${name}' is not one of ${OPTIMIZER_NAMES.join(', ')}`);

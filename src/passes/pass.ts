@@ -70,3 +70,8 @@ export function runPass<O>(pass: Pass<O>, model: Model, opts: O, ctx: PassContex
 export function expectThat(pass: string, what: 'requires' | 'ensures', ok: boolean, why: string): void {
   if (!ok) throw new PassContractError(pass, what, why);
 }
+
+/** The context --verbose asks for: every contract checked, a line per pass on stderr. */
+export function verbosePasses(verbose: boolean | undefined): PassContext | undefined {
+  return verbose ? { check: true, log: (line) => process.stderr.write(`${line}\n`) } : undefined;
+}

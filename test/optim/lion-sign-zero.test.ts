@@ -81,9 +81,12 @@ function lionRounded(d: Dtype, h: Hyper, { p, m, g }: Case): { c: number; p: num
   return { c, p: r(decayed - step), m: r(r(r(h.beta2) * m) + r(r(1 - h.beta2) * g)) };
 }
 
-async function runStep(d: Dtype, h: Hyper, cs: Case[]): Promise<{ p: ArrayLike<number>; m: ArrayLike<number>; nonfinite: boolean }> {
+async function runStep(d: Dtype, h: Hyper, cs: Case[], cautious = false): Promise<{ p: ArrayLike<number>; m: ArrayLike<number>; nonfinite: boolean }> {
   const n = cs.length;
-  const program = insertLion(gradientsAsInputs({ w: { dims: [n], values: cs.map((c) => c.p) } }, d.type), { hyperparameters: { beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay } });
+  const program = insertLion(gradientsAsInputs({ w: { dims: [n], values: cs.map((c) => c.p) } }, d.type), {
+    hyperparameters: { beta1: h.beta1, beta2: h.beta2, weightDecay: h.weightDecay },
+    optimizerOptions: { cautious },
+  });
   expect(program.parameters.map((p) => [p.name, p.dtype, p.group])).toEqual([['w', d.name, 'decay']]);
   const session = await ort.InferenceSession.create(modelToBytes(program.model));
   try {
@@ -102,7 +105,8 @@ async function runStep(d: Dtype, h: Hyper, cs: Case[]): Promise<{ p: ArrayLike<n
     // Every feed is a graph input (onnxruntime ignores the others silently).
     expect(Object.keys(feeds).sort()).toEqual([...session.inputNames].sort());
     const out = await session.run(feeds);
-    return { p: out['w.out'].data as Float32Array, m: out['w.lion_m.out'].data as Float32Array, nonfinite: Boolean((out['lion.nonfinite'].data as Uint8Array)[0]) };
+    const flag = program.outputs.find((o) => o.role === 'nonfinite')!.name;
+    return { p: out['w.out'].data as Float32Array, m: out['w.lion_m.out'].data as Float32Array, nonfinite: Boolean((out[flag].data as Uint8Array)[0]) };
   } finally {
     await session.release();
   }
@@ -135,6 +139,23 @@ describe.each(DTYPES)('Lion step with c exactly 0: sign(0) = 0, $name', (d) => {
         expect(bits(got.p[i]), `p' for ${c.what} vs lion64`).toBe(bits(ref.p[0]));
         expect(bits(got.m[i]), `m' for ${c.what} vs lion64`).toBe(bits(ref.m[0]));
       }
+    });
+  });
+});
+
+// C-Lion (lion --cautious) masks and rescales sign(c): where c is ±0 the update is still weight
+// decay alone, bit for bit (the kept elements' rescaling is checked in clion-step.test.ts).
+describe.each(DTYPES)('C-Lion step with c exactly 0: sign(0) = 0, $name', (d) => {
+  it.each(HYPERS.map((h) => [`lr ${h.lr}, β1 ${h.beta1}, wd ${h.weightDecay}`, h] as const))('%s: p’ = p·(1 − lr·wd) bit for bit where c = ±0', async (_, h) => {
+    const cs = cases(d, h);
+    const got = await runStep(d, h, cs, true);
+    expect(got.nonfinite).toBe(false);
+    const decay = d.round(1 - h.lr * h.weightDecay);
+    cs.forEach((c, i) => {
+      const want = lionRounded(d, h, c);
+      if (c.zero) expect(bits(got.p[i]), `p' for ${c.what}`).toBe(bits(d.round(c.p * decay)));
+      else expect(Math.abs(got.p[i] - d.round(c.p * decay)), `p' for ${c.what} moved`).toBeGreaterThan(0);
+      expect(bits(got.m[i]), `m' for ${c.what}`).toBe(bits(want.m));
     });
   });
 });

@@ -11,13 +11,14 @@ import { cloneModel } from '../../ir/clone.js';
 import type { Model } from '../../ir/graph.js';
 import type { NonFiniteMode } from '../../ir/program.js';
 import { assignGroups, type GroupPatterns } from '../../optim/groups.js';
+import { DEFAULT_OPTIMIZER } from '../../optim/registry.js';
 import { runPass, expectThat, type Pass, type PassContext } from '../pass.js';
 import { checkNodesPass } from '../import/check-nodes.js';
 import { findGradientsPass, type FindGradientsOptions } from '../import/find-gradients.js';
 import { emitStep, type StepProgram } from './emit-step.js';
 
 export interface OptimizerChoice {
-  /** Which update to emit. Default 'lion'. */
+  /** Which update to emit (optim/registry.ts). Default Lion. */
   optimizer?: string;
   /** Build-time options of the optimizer (Lion: cautious). */
   optimizerOptions?: Record<string, boolean | undefined>;
@@ -50,7 +51,7 @@ export const insertOptimizerPass: Pass<OptimizerChoice> = {
     const out = cloneModel(model);
     const pairs = out.program!.gradients!.map((p) => ({ ...p }));
     const groups = assignGroups(pairs.map((p) => p.param), opts.groups ?? {});
-    const step = emitStep(out, { pairs, groups, optimizer: opts.optimizer ?? 'lion', optimizerOptions: opts.optimizerOptions, hyperparameters: opts.hyperparameters, nonFinite: opts.nonFinite ?? 'skip', loss: opts.loss });
+    const step = emitStep(out, { pairs, groups, optimizer: opts.optimizer ?? DEFAULT_OPTIMIZER, optimizerOptions: opts.optimizerOptions, hyperparameters: opts.hyperparameters, nonFinite: opts.nonFinite ?? 'skip', loss: opts.loss });
     out.program = { ...out.program, step };
     return { model: out, modified: true };
   },
