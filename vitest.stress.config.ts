@@ -6,5 +6,6 @@ export default defineConfig({
     include: ['test/stress/**/*.test.ts'],
     testTimeout: 900_000,
     hookTimeout: 120_000,
+    env: { LION_ONNX_CHECK_PASSES: '1' },
   },
 });

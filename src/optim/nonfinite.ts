@@ -12,12 +12,13 @@ import type { GraphBuilder } from '../ir/builder.js';
 
 export type { NonFiniteMode } from '../ir/program.js';
 
-export const NONFINITE_OUTPUT = 'lion.nonfinite';
+/** Not 'lion.…': every optimizer's step has it. */
+export const NONFINITE_OUTPUT = 'optimizer.nonfinite';
 
 /** Emits the flag: true when any of `grads` holds a NaN or an infinity. */
 export function emitNonFiniteFlag(b: GraphBuilder, grads: string[]): string {
   const sums = grads.map((g) => b.op('Cast', [b.op('ReduceSum', [g], { keepdims: 0 }, `${g}.sum`)], { to: DataType.DOUBLE }, `${g}.sum_d`));
-  const total = sums.length === 1 ? sums[0] : b.op('Sum', sums, {}, 'lion.grad_sum');
-  const [flag] = b.add('Or', [b.op('IsNaN', [total], {}, 'lion.grad_sum_nan'), b.op('IsInf', [total], {}, 'lion.grad_sum_inf')], {}, { exact: [NONFINITE_OUTPUT] });
+  const total = sums.length === 1 ? sums[0] : b.op('Sum', sums, {}, 'optimizer.grad_sum');
+  const [flag] = b.add('Or', [b.op('IsNaN', [total], {}, 'optimizer.grad_sum_nan'), b.op('IsInf', [total], {}, 'optimizer.grad_sum_inf')], {}, { exact: [NONFINITE_OUTPUT] });
   return flag;
 }

@@ -15,7 +15,7 @@
  */
 import { defaultOpset, type Model } from '../ir/graph.js';
 import type { LossInfo } from '../ir/program.js';
-import { runPass, type PassContext } from './pass.js';
+import { runPass, type Pass, type PassContext } from './pass.js';
 import { checkNodesPass } from './import/check-nodes.js';
 import { upgradeOpsetPass } from './import/upgrade-opset.js';
 import { discoverParametersPass, type DiscoverOptions } from './import/discover-parameters.js';
@@ -52,44 +52,90 @@ export const REWRITE_PASSES = ['check-nodes', 'find-gradients', 'insert-optimize
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
 
-export interface BuildRun {
+/** One pass the pipeline ran: what it got, with which options, what it made. */
+export interface PassStep {
+  name: string;
+  pass: Pass<never>;
+  options: unknown;
+  input: Model;
+  output: Model;
+  modified: boolean;
+}
+
+export interface PipelineRun<N extends string> {
   /** The model each pass made, by pass name (up to `until`). */
-  models: Partial<Record<BuildPass, Model>>;
+  models: Partial<Record<N, Model>>;
+  /** The passes run, in order. */
+  steps: PassStep[];
   /** The whole program, when the run went to the end. */
   program?: TrainingProgram;
 }
 
+export type BuildRun = PipelineRun<BuildPass>;
+export type RewriteRun = PipelineRun<RewritePass>;
+
+/** Runs passes in order, recording each, and tells when `until` has been reached. */
+class Runner<N extends string> {
+  readonly run: PipelineRun<N> = { models: {}, steps: [] };
+  constructor(
+    private readonly until: N | undefined,
+    private readonly ctx: PassContext,
+  ) {}
+  done = false;
+  apply<O>(name: N, pass: Pass<O>, input: Model, options: O): Model {
+    const r = runPass(pass, input, options, this.ctx);
+    this.run.models[name] = r.model;
+    this.run.steps.push({ name, pass: pass as Pass<never>, options, input, output: r.model, modified: r.modified });
+    if (this.until === name) this.done = true;
+    return r.model;
+  }
+}
+
 /** Runs the build pipeline on `source`, stopping after `until` (default: the last pass). */
 export function runBuild(source: Model, opts: BuildOptions, run: { until?: BuildPass; ctx?: PassContext } = {}): BuildRun {
-  const ctx = run.ctx ?? {};
-  const models: BuildRun['models'] = {};
-  const stop = (name: BuildPass, m: Model) => {
-    models[name] = m;
-    return run.until === name;
-  };
-  let m = runPass(checkNodesPass, source, undefined, ctx).model;
-  if (stop('check-nodes', m)) return { models };
-  m = runPass(upgradeOpsetPass, m, undefined, ctx).model;
-  if (stop('upgrade-opset', m)) return { models };
-  m = runPass(discoverParametersPass, m, { params: opts.params, frozen: opts.frozen }, ctx).model;
-  if (stop('discover-parameters', m)) return { models };
-  const withLoss = runPass(appendLossPass, m, { loss: opts.loss, output: opts.output, targetName: opts.targetName }, ctx).model;
-  if (stop('append-loss', withLoss)) return { models };
-  const training = runPass(differentiatePass, withLoss, undefined, ctx).model;
-  if (stop('differentiate', training)) return { models };
+  const r = new Runner<BuildPass>(run.until, run.ctx ?? {});
+  let m = r.apply('check-nodes', checkNodesPass, source, undefined);
+  if (r.done) return r.run;
+  m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
+  if (r.done) return r.run;
+  m = r.apply('discover-parameters', discoverParametersPass, m, { params: opts.params, frozen: opts.frozen });
+  if (r.done) return r.run;
+  const withLoss = r.apply('append-loss', appendLossPass, m, { loss: opts.loss, output: opts.output, targetName: opts.targetName });
+  if (r.done) return r.run;
+  const training = r.apply('differentiate', differentiatePass, withLoss, undefined);
+  if (r.done) return r.run;
   const optimizer: OptimizerChoice = { optimizer: opts.optimizer, optimizerOptions: opts.optimizerOptions, hyperparameters: opts.hyperparameters, nonFinite: opts.nonFinite, groups: { noDecay: opts.noDecay }, loss: withLoss.program!.loss!.name };
-  const stepModel = runPass(insertOptimizerPass, training, optimizer, ctx).model;
-  if (stop('insert-optimizer', stepModel)) return { models };
+  const stepModel = r.apply('insert-optimizer', insertOptimizerPass, training, optimizer);
+  if (r.done) return r.run;
   const step: StepProgram = { ...stepModel.program!.step!, model: stepModel };
-  const loop = runPass(loopStepsPass, stepModel, undefined, ctx).model;
-  if (stop('loop-steps', loop)) return { models };
-  const evalModel = runPass(deriveEvalPass, withLoss, { trained: training.program!.gradients!.map((g) => g.param) }, ctx).model;
-  if (stop('derive-eval', evalModel)) return { models };
-  const grad = runPass(deriveGradientsPass, training, { step }, ctx).model;
-  if (stop('derive-gradients', grad)) return { models };
-  const apply = runPass(deriveApplyPass, stepModel, { opset: defaultOpset(stepModel) }, ctx).model;
-  stop('derive-apply', apply);
-  return { models, program: { step, loop, eval: evalModel, grad, apply, inference: source, loss: withLoss.program!.loss } };
+  const loop = r.apply('loop-steps', loopStepsPass, stepModel, undefined);
+  if (r.done) return r.run;
+  const evalModel = r.apply('derive-eval', deriveEvalPass, withLoss, { trained: training.program!.gradients!.map((g) => g.param) });
+  if (r.done) return r.run;
+  const grad = r.apply('derive-gradients', deriveGradientsPass, training, { step });
+  if (r.done) return r.run;
+  const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: defaultOpset(stepModel) });
+  r.run.program = { step, loop, eval: evalModel, grad, apply, inference: source, loss: withLoss.program!.loss };
+  return r.run;
+}
+
+/** Runs the rewrite pipeline on a training graph someone else built, stopping after `until`. */
+export function runRewrite(source: Model, opts: RewriteOptions = {}, run: { until?: RewritePass; ctx?: PassContext } = {}): RewriteRun {
+  const r = new Runner<RewritePass>(run.until, run.ctx ?? {});
+  const checked = r.apply('check-nodes', checkNodesPass, source, undefined);
+  if (r.done) return r.run;
+  const training = r.apply('find-gradients', findGradientsPass, checked, { gradSuffix: opts.gradSuffix, gradMap: opts.gradMap });
+  if (r.done) return r.run;
+  const stepModel = r.apply('insert-optimizer', insertOptimizerPass, training, opts);
+  if (r.done) return r.run;
+  const step: StepProgram = { ...stepModel.program!.step!, model: stepModel };
+  const loop = r.apply('loop-steps', loopStepsPass, stepModel, undefined);
+  if (r.done) return r.run;
+  const grad = r.apply('derive-gradients', deriveGradientsPass, training, { step });
+  if (r.done) return r.run;
+  const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: Math.max(defaultOpset(source), 13) });
+  r.run.program = { step, loop, grad, apply, inference: source, ...(step.loss ? { loss: { name: step.loss } } : {}) };
+  return r.run;
 }
 
 /** inference model -> training program (autodiff + loss + optimizer + runtime graphs). */
@@ -99,14 +145,7 @@ export function compileBuild(source: Model, opts: BuildOptions, ctx: PassContext
 
 /** A training graph someone else built (gradients as values) -> training program. */
 export function compileRewrite(source: Model, opts: RewriteOptions = {}, ctx: PassContext = {}): TrainingProgram {
-  const checked = runPass(checkNodesPass, source, undefined, ctx).model;
-  const training = runPass(findGradientsPass, checked, { gradSuffix: opts.gradSuffix, gradMap: opts.gradMap }, ctx).model;
-  const stepModel = runPass(insertOptimizerPass, training, opts, ctx).model;
-  const step: StepProgram = { ...stepModel.program!.step!, model: stepModel };
-  const loop = runPass(loopStepsPass, stepModel, undefined, ctx).model;
-  const grad = runPass(deriveGradientsPass, training, { step }, ctx).model;
-  const apply = runPass(deriveApplyPass, stepModel, { opset: Math.max(defaultOpset(source), 13) }, ctx).model;
-  return { step, loop, grad, apply, inference: source, ...(step.loss ? { loss: { name: step.loss } } : {}) };
+  return runRewrite(source, opts, { ctx }).program!;
 }
 
 /** A program without the graphs that need the training graph it came from (gradients, inference). */

@@ -28,7 +28,7 @@ describe('loop-steps', () => {
     const program = insertLion(gradientsAsInputs({ w: { dims: [3], values: [1, 2, 3] } }));
     const loop = loopSteps(program);
     expect(loop.graph.inputs.map((i) => i.name)).toEqual(program.model.graph.inputs.map((i) => i.name));
-    expect(loop.graph.outputs.map((o) => o.name)).toEqual(['w.out', 'w.lion_m.out', 'lion.nonfinite']);
+    expect(loop.graph.outputs.map((o) => o.name)).toEqual(['w.out', 'w.lion_m.out', 'optimizer.nonfinite']);
     expect(loop.graph.nodes.find((n) => n.opType === 'Loop')).toBeDefined();
   });
 
