@@ -1,7 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { isLionOnnxPlot, plotRuns, readRunLog } from '../report/plot.js';
-import { checkOutputFile } from '../util/output-path.js';
-import { writeFileAtomic } from '../util/atomic-write.js';
+import { plotLogs } from '../api/plot.js';
 
 export const plotCommand: CommandModule<object, { runs: string[]; output: string; title?: string; overwrite: boolean }> = {
   command: 'plot <runs..>',
@@ -13,9 +11,7 @@ export const plotCommand: CommandModule<object, { runs: string[]; output: string
       .option('title', { type: 'string', describe: 'chart title' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace an existing file lion-onnx did not write' }) as never,
   handler: (a) => {
-    checkOutputFile(a.output, { flag: '-o', protect: a.runs.map((r) => ({ path: r, what: 'one of the logs it plots' })), isOwn: isLionOnnxPlot, overwrite: a.overwrite });
-    const runs = a.runs.map(readRunLog);
-    writeFileAtomic(a.output, plotRuns(runs, { title: a.title }));
-    process.stdout.write(`wrote ${a.output} (${runs.length} run${runs.length > 1 ? 's' : ''})\n`);
+    const { runs } = plotLogs(a.runs, a.output, { title: a.title, overwrite: a.overwrite });
+    process.stdout.write(`wrote ${a.output} (${runs} run${runs > 1 ? 's' : ''})\n`);
   },
 };

@@ -4,14 +4,13 @@
  * about to make are removed, and the command exits with the signal's code, leaving nothing.
  */
 import type { Manifest } from '../artifacts/manifest.js';
-import { removeBuildTemps } from '../artifacts/write.js';
 import { buildInWorker, type BuildJob } from '../api/build-in-worker.js';
-import { missingFolders, removeEmptyFolders } from '../util/made-folders.js';
+import { cleanUpInterruptedBuild, foldersFor } from '../api/interrupted-build.js';
 import { Interrupted } from './errors.js';
 import { SIGNAL_EXIT_CODES, note, onStopSignals, type StopSignal } from './signals.js';
 
 export async function runBuildJob(job: BuildJob): Promise<Manifest> {
-  const made = missingFolders(job.out);
+  const made = foldersFor(job.out);
   const w = buildInWorker(job);
   let signal: StopSignal | null = null;
   const settled = onStopSignals((sig, count) => {
@@ -23,8 +22,7 @@ export async function runBuildJob(job: BuildJob): Promise<Manifest> {
     return await w.result;
   } catch (e) {
     if (signal) {
-      removeBuildTemps(job.out);
-      removeEmptyFolders(made);
+      cleanUpInterruptedBuild(job.out, made);
       note(`\ninterrupted (${signal}): nothing was written\n`);
       throw new Interrupted(SIGNAL_EXIT_CODES[signal]);
     }

@@ -1,10 +1,9 @@
 import { statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
-import { removeBuildTemps } from '../artifacts/write.js';
 import { defaultArtifactsDir } from '../api/model-artifacts.js';
+import { cleanUpInterruptedBuild, foldersFor } from '../api/interrupted-build.js';
 import { trainInWorker, type TrainTarget, type WorkerTraining } from '../api/train-in-worker.js';
-import { missingFolders, removeEmptyFolders } from '../util/made-folders.js';
 import { Interrupted } from './errors.js';
 import { makeProgress } from './progress.js';
 import { SIGNAL_EXIT_CODES, note, onStopSignals, type StopSignal } from './signals.js';
@@ -96,7 +95,7 @@ export const trainCommand: CommandModule<object, Args> = {
       : { dir: a.target };
     // Folders a build on the fly would make: removed again if a signal stops that build.
     const buildDir = isModel ? (a.out ?? defaultArtifactsDir(a.target)) : null;
-    const made = buildDir ? missingFolders(buildDir) : [];
+    const made = buildDir ? foldersFor(buildDir) : [];
     const progress = makeProgress();
     let phase: 'building' | 'preparing' | 'training' = isModel ? 'building' : 'preparing';
     let signal: StopSignal | null = null;
@@ -161,8 +160,7 @@ export const trainCommand: CommandModule<object, Args> = {
         r = await job.result;
       } catch (e) {
         if (signal && phase === 'building') {
-          removeBuildTemps(buildDir!);
-          removeEmptyFolders(made);
+          cleanUpInterruptedBuild(buildDir!, made);
           note(`\ninterrupted (${signal}) while building ${buildDir}: nothing was written\n`);
           throw new Interrupted(SIGNAL_EXIT_CODES[signal]);
         }
