@@ -32,6 +32,7 @@ export function buildOptionsKey(opts: BuildOptions): Record<string, unknown> {
     optimizerOptions: opts.optimizerOptions,
     hyperparameters: opts.hyperparameters,
     nonFinite: opts.nonFinite ?? 'skip',
+    tieDeduplicated: opts.tieDeduplicated,
   };
 }
 
@@ -39,7 +40,8 @@ export function writeTrainingProgram(outDir: string, p: TrainingProgram, opts: B
   return writeArtifacts(outDir, p, {
     command: 'build',
     build,
-    inferenceSourceFile: sourceFile,
+    // The source's bytes, when the import passes left its tensors as they were.
+    inferenceSourceFile: p.inference.program ? undefined : sourceFile,
     groups: { noDecay: opts.noDecay, frozen: opts.frozen },
     overwrite: out.overwrite,
   });

@@ -26,6 +26,8 @@ export interface ExportResult {
   from: string;
   step?: number;
   run?: string;
+  /** Tensors the safetensors (torch's state_dict) left out: they have no torch name. */
+  leftOut?: string[];
 }
 
 function isDirectory(p: string): boolean {
@@ -68,6 +70,6 @@ export function exportTrained(source: string, output: string, opts: ExportTraine
   }
   const params = new Map(artifacts.manifest.parameters.map((p) => [p.name, weights.get(p.name)!]));
   const run = checkpoint?.info.run;
-  writeExport(artifacts, params, output, { safetensors: opts.safetensors, overwrite: opts.overwrite, reads: checkpoint ? [checkpoint.path] : [], from: { run, step: checkpoint?.info.step } });
-  return { from, step: checkpoint?.info.step, ...(run ? { run } : {}) };
+  const { leftOut } = writeExport(artifacts, params, output, { safetensors: opts.safetensors, overwrite: opts.overwrite, reads: checkpoint ? [checkpoint.path] : [], from: { run, step: checkpoint?.info.step } });
+  return { from, step: checkpoint?.info.step, ...(run ? { run } : {}), ...(leftOut.length ? { leftOut } : {}) };
 }

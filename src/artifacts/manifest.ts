@@ -14,7 +14,7 @@
  *   DIR/state.safetensors   initial parameters (their model names) and momenta (`<p>.lion_m`)
  */
 import { DataError } from '../errors.js';
-import type { InputRole, IoEntry, LossInfo, NonFiniteMode, OutputRole, ParameterEntry } from '../ir/program.js';
+import type { InputRole, IoEntry, LossInfo, NonFiniteMode, OutputRole, ParameterEntry, ParameterPlan } from '../ir/program.js';
 import { OPTIMIZER_NAMES, optimizerByName, resolveOptions } from '../optim/registry.js';
 
 export const MANIFEST_FORMAT = 'lion-onnx/artifacts';
@@ -53,6 +53,11 @@ export interface Manifest {
   dataInputs: string[];
   /** Loss output name, when the graph has one, and how it was built. */
   loss?: LossInfo;
+  /**
+   * build: every float tensor of the model, trained or not and why, where it came from, and
+   * torch's name and layout for it (what `export --safetensors` writes).
+   */
+  tensors?: ParameterPlan[];
   /** Hyperparameter key -> float64 scalar input of the step graph (lr always present). */
   hyperparameterInputs: Record<string, string>;
   /** Keys computed by the runtime each step (lr; step for AdamW): [K] vectors in loop.onnx. */

@@ -40,6 +40,7 @@ export interface ProgramModels {
   apply?: Model;
   inference?: Model;
   loss?: Manifest['loss'];
+  parameters?: Manifest['tensors'];
 }
 
 export interface WriteArtifactsOptions {
@@ -97,6 +98,7 @@ export function buildManifest(models: ProgramModels, opts: WriteArtifactsOptions
   if (models.apply) m.graphs.apply = 'apply.onnx';
   if (models.loss) m.loss = models.loss;
   else if (program.loss) m.loss = { name: program.loss };
+  if (models.parameters) m.tensors = models.parameters;
   return m;
 }
 

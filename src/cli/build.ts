@@ -1,6 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { hyperparametersFrom, optimizerOptions, optimizerOptionsFrom, type OptimizerArgs } from './options.js';
 import { runBuildJob } from './run-build.js';
+import { buildReport, formatBuildReport } from '../api/build-report.js';
 
 interface Args extends OptimizerArgs {
   model: string;
@@ -11,6 +12,8 @@ interface Args extends OptimizerArgs {
   params?: string;
   overwrite: boolean;
   verbose: boolean;
+  json: boolean;
+  tieDeduplicated: boolean;
 }
 
 export const buildCommand: CommandModule<object, Args> = {
@@ -25,6 +28,8 @@ export const buildCommand: CommandModule<object, Args> = {
         .option('output', { type: 'string', describe: 'model output the loss applies to (default: the only output)' })
         .option('target-name', { type: 'string', default: 'target', describe: 'name of the new target input' })
         .option('params', { type: 'string', describe: 'regex: which float initializers are parameters (default: all but onnx:: constants)' })
+        .option('tie-deduplicated', { type: 'boolean', default: false, describe: "keep tensors torch's exporter merged by value (Identity copies) as one tensor (default: each its own)" })
+        .option('json', { type: 'boolean', default: false, describe: 'print what is trained and why as JSON' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
     ) as never,
   handler: async (a) => {
@@ -39,10 +44,16 @@ export const buildCommand: CommandModule<object, Args> = {
       optimizer: a.optimizer,
       optimizerOptions: optimizerOptionsFrom(a),
       hyperparameters: hyperparametersFrom(a),
+      tieDeduplicated: a.tieDeduplicated,
     } });
+    const report = buildReport(m);
+    if (a.json) {
+      process.stdout.write(JSON.stringify({ out: a.out, loss: m.loss, dataInputs: m.dataInputs, ...report }, null, 2) + '\n');
+      return;
+    }
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);
     process.stdout.write(
-      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}', data inputs ${m.dataInputs.join(', ')}\n`,
+      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}', data inputs ${m.dataInputs.join(', ')}\n${formatBuildReport(report)}\n`,
     );
   },
 };

@@ -23,5 +23,6 @@ export const exportCommand: CommandModule<object, Args> = {
     const r = exportTrained(a.source, a.output, { safetensors: a.safetensors, run: a.run, overwrite: a.overwrite });
     const from = r.step !== undefined ? `${r.run ? `${r.run}, ` : ''}step ${r.step}: ${r.from}` : r.from;
     process.stdout.write(`exported ${a.output}${a.safetensors ? ` and ${a.safetensors}` : ''} (weights from ${from})\n`);
+    if (r.leftOut?.length) process.stdout.write(`${a.safetensors} leaves out ${r.leftOut.length} tensor${r.leftOut.length > 1 ? 's' : ''} with no torch name: ${r.leftOut.join(', ')} (see the build's report)\n`);
   },
 };

@@ -29,6 +29,12 @@ export interface BackwardOptions {
    * which weight decay must not shrink.
    */
   omitWithoutGradient?: boolean;
+  /**
+   * For a subgraph (a branch of an If being differentiated): the enclosing graph's facts, its
+   * builder (one name set for the whole model), and parameters that are values the subgraph
+   * reads from outside. Gradient names are then fresh names, not `<param>_grad`.
+   */
+  subgraph?: { outer: ShapeInfo; builder: GraphBuilder };
 }
 
 const label = (n: Node) => `'${n.name ?? n.outputs[0] ?? ''}' (${n.domain ? `${n.domain}.` : ''}${n.opType})`;
@@ -41,8 +47,8 @@ const label = (n: Node) => `'${n.name ?? n.outputs[0] ?? ''}' (${n.domain ? `${n
  */
 export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, string> {
   const { loss, params, opset } = opts;
-  const info = new ShapeInfo(graph, opset);
-  const b = new GraphBuilder(graph, { scope: 'grad/' });
+  const info = new ShapeInfo(graph, opset, opts.subgraph?.outer);
+  const b = opts.subgraph ? opts.subgraph.builder : new GraphBuilder(graph, { scope: 'grad/' });
   const e: Emitter = {
     b,
     opset,
@@ -52,7 +58,7 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
   };
   const order = topoSort(graph);
   checkArguments(graph, info, opts);
-  const gradNames = new Map(params.map((p) => [p, b.claim(`${p}_grad`, `the gradient of parameter '${p}'`)]));
+  const gradNames = new Map(params.map((p) => [p, opts.subgraph ? b.fresh(`${p}_grad`) : b.claim(`${p}_grad`, `the gradient of parameter '${p}'`)]));
 
   const isFloatOrUnknown = (v: string) => {
     const t = info.elemType(v);
@@ -116,8 +122,11 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
       O: (i) => node.outputs[i] ?? '',
       GO: (i) => GO[i] ?? null,
       needsGI: (i) => !!node.inputs[i] && from.has(node.inputs[i]),
+      needsCaptured: (name) => from.has(name),
+      backwardOf: (sub, subLoss, subParams, builder) => buildBackward(sub, { loss: subLoss, params: subParams, opset, subgraph: { outer: info, builder } }),
     };
-    const gi = rule.backward(ctx);
+    const result = rule.backward(ctx);
+    const gi = Array.isArray(result) ? result : result.inputs;
     node.inputs.forEach((x, i) => {
       if (!ctx.needsGI(i)) return;
       const g = gi[i];
@@ -126,6 +135,12 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
       checkGradient(info, node, x, g);
       addGrad(x, g);
     });
+    if (!Array.isArray(result))
+      for (const [x, g] of Object.entries(result.captured)) {
+        if (!from.has(x)) continue;
+        checkGradient(info, node, x, g);
+        addGrad(x, g);
+      }
   }
 
   const out = new Map<string, string>();
@@ -143,7 +158,7 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
   return out;
 }
 
-function checkArguments(graph: Graph, info: ShapeInfo, { loss, params }: BackwardOptions): void {
+function checkArguments(graph: Graph, info: ShapeInfo, { loss, params, subgraph }: BackwardOptions): void {
   const exists = (v: string) => graph.input(v) || graph.initializer(v) || graph.nodes.some((n) => n.outputs.includes(v));
   if (!exists(loss)) throw new GraphError(`the loss '${loss}' is not a value of the graph; pass the name of the value the loss node writes`);
   const lt = info.elemType(loss);
@@ -154,7 +169,7 @@ function checkArguments(graph: Graph, info: ShapeInfo, { loss, params }: Backwar
   for (const p of params) {
     if (seen.has(p)) throw new GraphError(`parameter '${p}' is listed twice`);
     seen.add(p);
-    if (!graph.input(p) && !graph.initializer(p)) throw new GraphError(`parameter '${p}' is neither a graph input nor an initializer; list only weights of the model`);
+    if (!graph.input(p) && !graph.initializer(p) && !subgraph) throw new GraphError(`parameter '${p}' is neither a graph input nor an initializer; list only weights of the model`);
     const t = info.elemType(p);
     if (t !== undefined && !FLOAT_TYPES.has(t)) throw new GraphError(`parameter '${p}' is ${dataTypeName(t)}; only floating-point tensors can be trained`);
   }

@@ -4,6 +4,7 @@
  */
 import { addGrad, divGrad, maxGrad, meanGrad, minGrad, mulGrad, negGrad, powGrad, subGrad, sumGrad, whereGrad } from './rules/arithmetic.js';
 import { convGrad } from './rules/conv.js';
+import { ifGrad } from './rules/control-flow.js';
 import { gatherElementsGrad, gatherGrad } from './rules/gather.js';
 import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
@@ -86,6 +87,8 @@ const RULES: GradRule[] = [
   layerNormalizationGrad,
   softmaxGrad,
   logSoftmaxGrad,
+  // control flow
+  ifGrad,
 ];
 
 const BY_OP = new Map<string, GradRule>();

@@ -4,7 +4,7 @@
  * O(i) forward output, GO(i) gradient flowing into output i, and the rule returns GI(i).
  */
 import type { GraphBuilder } from '../ir/builder.js';
-import type { Node } from '../ir/graph.js';
+import type { Graph, Node } from '../ir/graph.js';
 import type { Dim } from '../ir/value-type.js';
 
 /** What helpers that emit nodes need: a builder, the opset, and what is known about values. */
@@ -35,7 +35,21 @@ export interface GradContext extends Emitter {
   GO(i: number): string | null;
   /** Whether input i needs a gradient (it lies on a path to a trainable parameter). */
   needsGI(i: number): boolean;
+  /** Whether a value the node's subgraphs read from this graph needs a gradient. */
+  needsCaptured(name: string): boolean;
+  /**
+   * The backward walk over a subgraph the rule builds (a branch being differentiated): appends
+   * to `graph` the gradients of the scalar `loss` with respect to `params` (values `graph` reads
+   * from this graph; zeros where it does not use one), named by `builder`. Param -> gradient.
+   */
+  backwardOf(graph: Graph, loss: string, params: string[], builder: GraphBuilder): Map<string, string>;
 }
+
+/**
+ * What a rule returns: one entry per forward input (the gradient's value name, or null), and,
+ * for an op with subgraphs, the gradients of the values they read from the enclosing graph.
+ */
+export type GradResult = (string | null)[] | { inputs: (string | null)[]; captured: Record<string, string> };
 
 export interface GradRule {
   opType: string;
@@ -43,5 +57,5 @@ export interface GradRule {
    * Emits the backward nodes and returns one entry per forward input: the gradient's value name,
    * or null where no gradient is produced. Only inputs with needsGI(i) need one.
    */
-  backward(ctx: GradContext): (string | null)[];
+  backward(ctx: GradContext): GradResult;
 }

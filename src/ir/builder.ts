@@ -43,6 +43,12 @@ export class GraphBuilder {
     return new GraphBuilder(this.graph, { scope, used: this.used });
   }
 
+  /** A builder for another graph (a subgraph being made) sharing this one's name set, so no name repeats across them. */
+  onGraph(graph: Graph, scope = this.scope): GraphBuilder {
+    for (const n of namesIn(graph)) this.used.add(n);
+    return new GraphBuilder(graph, { scope, used: this.used });
+  }
+
   /** A fresh name based on `base`: `base` itself if free, else `base_1`, `base_2`, ... */
   fresh(base: string): string {
     if (!this.used.has(base)) {

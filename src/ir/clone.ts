@@ -37,6 +37,7 @@ export function cloneModel<M extends Model>(m: M): M {
 /** The annotations, copied as deep as passes write them (lists and maps; tensors shared). */
 export function cloneProgram(p: ProgramInfo): ProgramInfo {
   const c: ProgramInfo = {};
+  if (p.origins) c.origins = p.origins.map((x) => ({ ...x }));
   if (p.parameters) c.parameters = p.parameters.map((x) => ({ ...x, shape: [...x.shape] }));
   if (p.loss) c.loss = { ...p.loss };
   if (p.gradients) c.gradients = p.gradients.map((x) => ({ ...x }));

@@ -9,18 +9,43 @@ import type { Tensor } from '../onnx/tensor.js';
 
 export type ParamGroup = 'decay' | 'no_decay' | 'frozen';
 
-/** Where a parameter came from, for `build`'s report. */
-export type ParameterSource = 'initializer' | 'input';
+/**
+ * Where a tensor came from: an initializer of the model; a Constant node's value
+ * (constants-to-initializers); a copy of a tensor the torch exporter had merged with it
+ * (untie-deduplicated); a weight the exporter folded into another form (name-folded-weights);
+ * a graph input (a training graph someone else built).
+ */
+export type ParameterSource = 'initializer' | 'constant' | 'untied' | 'folded' | 'input';
+
+/** torch's view of a tensor: its state_dict name, whether the model holds it transposed, and its other names (ties). */
+export interface TorchName {
+  name: string;
+  /** The model holds weight^T (a folded Linear): export transposes it back. */
+  transposed?: boolean;
+  /** Other state_dict entries that are this very tensor (an embedding tied to the output head). */
+  aliases?: string[];
+}
+
+/** How the import passes changed a tensor, by its name in the working graph. */
+export interface TensorOrigin {
+  name: string;
+  source: ParameterSource;
+  /** Its name in the source model, or the tensor it was copied from. */
+  from?: string;
+  torch?: TorchName;
+  /** What to tell the user about it (e.g. a BatchNorm folded into a Conv). */
+  note?: string;
+}
 
 /** One float tensor parameter discovery looked at: trained or left alone, and why. */
-export interface ParameterPlan {
-  name: string;
+export interface ParameterPlan extends TensorOrigin {
   shape: number[];
   dtype: string;
   trainable: boolean;
-  /** Why (e.g. "matched --params", "an onnx:: constant", "does not reach the loss"). */
+  /** Why (e.g. "matches --params", "BatchNormalization running statistics", "does not reach the loss"). */
   reason: string;
-  source: ParameterSource;
+  /** Set by differentiate: whether the loss depends on it at all (through any op). */
+  reachesLoss?: boolean;
 }
 
 export interface LossInfo {
@@ -79,6 +104,8 @@ export interface StepContract {
 }
 
 export interface ProgramInfo {
+  /** The import passes: tensors they made or renamed. */
+  origins?: TensorOrigin[];
   /** discover-parameters: every float tensor considered, trained or not. */
   parameters?: ParameterPlan[];
   /** append-loss: the loss value and how it was built. */

@@ -22,9 +22,14 @@ export class ShapeInfo {
   private done: number;
   private initsDone: number;
 
+  /**
+   * `outer`: what is known in the enclosing graph, for the values a subgraph reads from it
+   * (a subgraph being differentiated: grad/rules/control-flow.ts).
+   */
   constructor(
     private readonly graph: Graph,
     private readonly opset: number,
+    private readonly outer?: ShapeInfo,
   ) {
     for (const list of [graph.inputs, graph.outputs, graph.valueInfo])
       for (const v of list) this.merge(v.name, { shape: shapeOf(v.type), elemType: elemTypeOf(v.type) || undefined });
@@ -58,7 +63,7 @@ export class ShapeInfo {
       this.merge(t.name, tensorFacts(t));
     }
     while (this.done < this.graph.nodes.length) this.inferSafe(this.graph.nodes[this.done++]);
-    return this.facts.get(name);
+    return this.facts.get(name) ?? this.outer?.get(name);
   }
 
   private merge(name: string, f: ValueFacts): void {
@@ -87,7 +92,7 @@ export class ShapeInfo {
     const op = n.domain && n.domain !== 'ai.onnx' ? '' : n.opType;
     const rule = shapeRule(op);
     if (!rule) return;
-    const f = (i: number): ValueFacts => (n.inputs[i] ? (this.facts.get(n.inputs[i]) ?? {}) : {});
+    const f = (i: number): ValueFacts => (n.inputs[i] ? (this.facts.get(n.inputs[i]) ?? this.outer?.get(n.inputs[i]) ?? {}) : {});
     const out = (i: number, facts: ValueFacts) => {
       if (facts.value && facts.value.length > MAX_TRACKED) delete facts.value;
       this.merge(n.outputs[i], facts);
@@ -99,7 +104,7 @@ export class ShapeInfo {
       S: (i) => f(i).shape,
       T: (i) => f(i).elemType,
       V: (i) => f(i).value,
-      val: (name) => this.facts.get(name)?.value,
+      val: (name) => (this.facts.get(name) ?? this.outer?.get(name))?.value,
       out,
       same: (t = f(0).elemType) => out(0, { shape: f(0).shape, elemType: t }),
     };

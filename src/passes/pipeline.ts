@@ -1,7 +1,8 @@
 /**
  * The pipeline: every pass from a model to its whole training program, in one place.
  *
- *   build:   check-nodes → upgrade-opset → discover-parameters          (import)
+ *   build:   check-nodes → constants-to-initializers → untie-deduplicated
+ *            → name-folded-weights → upgrade-opset → discover-parameters  (import)
  *            → append-loss → differentiate                                (training)
  *            → insert-optimizer                                           (optimizer)
  *            → loop-steps, derive-eval, derive-gradients, derive-apply    (runtime graphs)
@@ -14,11 +15,14 @@
  * artifacts/write.ts serializes. The inference model for export is the source, untouched.
  */
 import { defaultOpset, type Model } from '../ir/graph.js';
-import type { LossInfo } from '../ir/program.js';
+import type { LossInfo, ParameterPlan } from '../ir/program.js';
 import { runPass, type Pass, type PassContext } from './pass.js';
 import { checkNodesPass } from './import/check-nodes.js';
 import { upgradeOpsetPass } from './import/upgrade-opset.js';
 import { discoverParametersPass, type DiscoverOptions } from './import/discover-parameters.js';
+import { constantsToInitializersPass } from './import/constants-to-initializers.js';
+import { untieDeduplicatedPass } from './import/untie-deduplicated.js';
+import { nameFoldedWeightsPass } from './import/name-folded-weights.js';
 import { findGradientsPass, type FindGradientsOptions } from './import/find-gradients.js';
 import { appendLossPass, type AppendLossOptions } from './training/append-loss.js';
 import { differentiatePass } from './training/differentiate.js';
@@ -32,6 +36,8 @@ import { deriveApplyPass } from './runtime/derive-apply.js';
 export interface BuildOptions extends DiscoverOptions, AppendLossOptions, Omit<OptimizerChoice, 'groups' | 'loss'> {
   /** Regex: parameters without weight decay. */
   noDecay?: string;
+  /** Keep tensors torch's exporter merged by value as one (default: each gets its own). */
+  tieDeduplicated?: boolean;
 }
 
 export type RewriteOptions = FindGradientsOptions & OptimizerChoice;
@@ -42,12 +48,18 @@ export interface TrainingProgram {
   eval?: Model;
   grad: Model;
   apply: Model;
-  /** The model export writes trained weights into (build: the source model; rewrite: the graph as given). */
+  /**
+   * The model export writes trained weights into: build, the source after the import passes
+   * that change its tensors (untied, renamed, Constant weights as initializers; the source itself
+   * when none did); rewrite, the training graph as given.
+   */
   inference: Model;
   loss?: LossInfo;
+  /** What discovery decided for every float tensor (build). */
+  parameters?: ParameterPlan[];
 }
 
-export const BUILD_PASSES = ['check-nodes', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
+export const BUILD_PASSES = ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
 export const REWRITE_PASSES = ['check-nodes', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
@@ -96,6 +108,16 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   const r = new Runner<BuildPass>(run.until, run.ctx ?? {});
   let m = r.apply('check-nodes', checkNodesPass, source, undefined);
   if (r.done) return r.run;
+  m = r.apply('constants-to-initializers', constantsToInitializersPass, m, undefined);
+  if (r.done) return r.run;
+  m = r.apply('untie-deduplicated', untieDeduplicatedPass, m, { keep: opts.tieDeduplicated });
+  if (r.done) return r.run;
+  m = r.apply('name-folded-weights', nameFoldedWeightsPass, m, undefined);
+  if (r.done) return r.run;
+  // What export writes the trained weights into: the model as the import passes left its
+  // tensors (untied, renamed, re-tied, Constant weights as initializers), else the source itself.
+  const rewritten = (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
+  const inference = rewritten ? m : source;
   m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
   if (r.done) return r.run;
   m = r.apply('discover-parameters', discoverParametersPass, m, { params: opts.params, frozen: opts.frozen });
@@ -115,7 +137,7 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   const grad = r.apply('derive-gradients', deriveGradientsPass, training, { step });
   if (r.done) return r.run;
   const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: defaultOpset(stepModel) });
-  r.run.program = { step, loop, eval: evalModel, grad, apply, inference: source, loss: withLoss.program!.loss };
+  r.run.program = { step, loop, eval: evalModel, grad, apply, inference, loss: withLoss.program!.loss, parameters: training.program!.parameters };
   return r.run;
 }
 

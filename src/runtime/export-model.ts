@@ -17,6 +17,7 @@ import { checkOutputFile, fileHead, realOrIntended } from '../util/output-path.j
 import type { Artifacts } from '../artifacts/read.js';
 import { CHECKPOINTS_DIR, LOCK_FILE, ownedFiles } from '../artifacts/layout.js';
 import { writeSafetensors } from '../artifacts/safetensors.js';
+import { torchState } from './torch-state.js';
 
 export const SAFETENSORS_EXPORT_FORMAT = 'lion-onnx/export';
 
@@ -81,18 +82,25 @@ export function checkExportOutputs(artifacts: Artifacts, output: string, opts: E
   }
 }
 
-/** Writes the inference model with `weights` (one per parameter), and the safetensors when asked. */
-export function writeExport(artifacts: Artifacts, weights: Map<string, Tensor>, output: string, opts: ExportOptions = {}): void {
+/**
+ * Writes the inference model with `weights` (one per parameter), and the safetensors when asked:
+ * for a build, torch's state_dict (torch-state.ts); for a rewrite, the parameters under their
+ * names. Returns the tensors the safetensors left out (no torch name).
+ */
+export function writeExport(artifacts: Artifacts, weights: Map<string, Tensor>, output: string, opts: ExportOptions = {}): { leftOut: string[] } {
   checkExportOutputs(artifacts, output, opts);
   const source = artifacts.path(artifacts.manifest.graphs.inference!);
-  const model = extractInference(loadModel(source, { noFollow: true }), weights);
+  const inference = loadModel(source, { noFollow: true });
+  const model = extractInference(inference, weights);
   const mark = JSON.stringify({ build: artifacts.manifest.build.id, ...(opts.from?.run ? { run: opts.from.run } : {}), ...(opts.from?.step !== undefined ? { step: opts.from.step } : {}) });
   model.metadataProps = [...(model.metadataProps ?? []).filter((e) => e.key !== EXPORT_MARK), { key: EXPORT_MARK, value: mark }];
   saveModel(model, output);
-  if (opts.safetensors)
-    writeSafetensors(opts.safetensors, [...weights.values()], {
-      format: SAFETENSORS_EXPORT_FORMAT,
-      build: artifacts.manifest.build.id,
-      ...(opts.from?.step !== undefined ? { step: String(opts.from.step) } : {}),
-    });
+  if (!opts.safetensors) return { leftOut: [] };
+  const state = artifacts.manifest.tensors ? torchState(artifacts.manifest, inference, weights) : { tensors: [...weights.values()], leftOut: [] };
+  writeSafetensors(opts.safetensors, state.tensors, {
+    format: SAFETENSORS_EXPORT_FORMAT,
+    build: artifacts.manifest.build.id,
+    ...(opts.from?.step !== undefined ? { step: String(opts.from.step) } : {}),
+  });
+  return { leftOut: state.leftOut };
 }

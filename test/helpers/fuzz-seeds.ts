@@ -112,9 +112,9 @@ export function normSeed(): Model {
 }
 
 /**
- * y = MatMul(x, W) + If(ReduceSum(x) > 0, then: x * a, else: x + b): a subgraph reading an outer
- * value. The If is off the parameter's path (a and b are torch-style `onnx::` constants), so the
- * model builds and trains with the subgraph in every emitted graph.
+ * y = MatMul(x, W) + If(ReduceSum(x) > 0, then: x * a, else: x + b): a subgraph reading outer
+ * values. a and b are trained through the If (its gradient is an If too,
+ * grad/rules/control-flow.ts), so every emitted graph carries subgraphs.
  */
 export function ifSeed(): Model {
   const branch = (name: string, op: string, constant: string) => {

@@ -22,22 +22,9 @@ import { makeAttribute } from '../../ir/attributes.js';
 import { elemTypeOf, shapeOf, tensorType } from '../../ir/value-type.js';
 import type { StepProgram } from '../optimizer/emit-step.js';
 import { expectThat, type Pass } from '../pass.js';
+import { renameAll } from '../../ir/rename.js';
 
 const SUFFIX = '/loop';
-
-/** Renames every name `names` maps, in node inputs/outputs, graph I/O, value_info, initializers. */
-function renameAll(g: Graph, map: Map<string, string>): void {
-  const r = (n: string) => map.get(n) ?? n;
-  for (const sg of allGraphs(g)) {
-    for (const v of [...sg.inputs, ...sg.outputs, ...sg.valueInfo]) v.name = r(v.name);
-    for (const t of sg.initializers) t.name = r(t.name);
-    for (const n of sg.nodes) {
-      n.inputs = n.inputs.map((x) => (x ? r(x) : x));
-      n.outputs = n.outputs.map((x) => (x ? r(x) : x));
-      if (n.name) n.name = r(n.name);
-    }
-  }
-}
 
 export function loopSteps(step: StepProgram): Model {
   const src = step.model;
