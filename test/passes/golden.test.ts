@@ -48,6 +48,7 @@ function summarize(m: Model, modified: boolean) {
     ops: Object.fromEntries(Object.entries(ops).sort(([a], [b]) => a.localeCompare(b))),
     subgraphs,
     program: {
+      origins: m.program?.origins?.map((o) => `${o.name}: ${o.source}${o.from ? ` from ${o.from}` : ''}${o.torch ? ` torch ${o.torch.name}${o.torch.transposed ? ' (transposed)' : ''}${o.torch.aliases ? ` also ${o.torch.aliases.join(', ')}` : ''}` : ''}${o.note ? ` — ${o.note}` : ''}`),
       parameters: m.program?.parameters?.map((p) => `${p.name} [${p.shape.join(', ')}] ${p.trainable ? 'trained' : 'not trained'}: ${p.reason}`),
       loss: m.program?.loss,
       gradients: m.program?.gradients?.map((g) => `${g.param} <- ${g.grad}`),
@@ -85,7 +86,7 @@ describe('passes against golden fixtures', () => {
   const cases = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'case.json'))).sort();
   it('there are cases for every pass of both pipelines', () => {
     const passes = new Set(cases.map((d) => (JSON.parse(readFileSync(join(ROOT, d, 'case.json'), 'utf8')) as Case).pass));
-    for (const p of ['check-nodes', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply', 'find-gradients', 'extract-inference'])
+    for (const p of ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply', 'find-gradients', 'extract-inference'])
       expect(passes, p).toContain(p);
   });
 

@@ -106,8 +106,10 @@ export const nameFoldedWeightsPass: Pass = {
   needs: 'a model (acts on torch exports only)',
   gives: "folded Linear weights under torch's names (recorded as transposed), broken ties restored, BN-folded convs and other exporter tensors noted",
   run: (model) => {
-    if (!isTorchExport(model) || !model.graph.initializers.some((t) => isExporterName(t.name) && (t.dataType === DataType.FLOAT || t.dataType === DataType.DOUBLE)))
-      return { model, modified: false };
+    // Tensors already looked at (this pass run before) are not looked at again.
+    const seen = new Set((model.program?.origins ?? []).map((o) => o.name));
+    const todo = (t: Tensor) => isExporterName(t.name) && !seen.has(t.name) && (t.dataType === DataType.FLOAT || t.dataType === DataType.DOUBLE) && t.dims.length > 0;
+    if (!isTorchExport(model) || !model.graph.initializers.some(todo)) return { model, modified: false };
     const out = cloneModel(model);
     const g = out.graph;
     const scopes = new TorchScopes(g);
@@ -117,7 +119,7 @@ export const nameFoldedWeightsPass: Pass = {
     const named = g.initializers.filter((t) => !isExporterName(t.name) && (t.dataType === DataType.FLOAT || t.dataType === DataType.DOUBLE) && t.dims.length === 2 && !isUniform(t));
     let modified = false;
     for (const t of [...g.initializers]) {
-      if (!isExporterName(t.name) || (t.dataType !== DataType.FLOAT && t.dataType !== DataType.DOUBLE) || t.dims.length === 0) continue;
+      if (!todo(t)) continue;
       const linear = t.dims.length === 2 ? linearWeightName(idx, scopes, t.name) : null;
       if (linear && linear.transposed) {
         const tied = named.find((m) => isTransposeOf(t, m));
