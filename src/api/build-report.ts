@@ -29,6 +29,8 @@ export interface BuildReport {
   trained: { tensors: number; values: number };
   untrained: { tensors: number; values: number };
   tensors: TensorReport[];
+  /** The batch dimension: exported as 1 and made symbolic (freed), or kept at 1 and why. */
+  batch?: { freed?: string[]; fixedBy?: string };
   warnings: string[];
 }
 
@@ -53,7 +55,8 @@ export function buildReport(m: Manifest): BuildReport {
     .filter((p) => !p.trainable && p.reachesLoss && count(p.shape) >= LARGE && p.reason !== 'matches --frozen' && !p.reason.startsWith('BatchNormalization'))
     .map((p) => `${p.name} [${p.shape.join(', ')}] (${count(p.shape).toLocaleString('en-US')} values) reaches the loss but is not trained: ${p.reason}`);
   for (const p of m.tensors ?? []) if (p.note) warnings.push(`${p.name}: ${p.note}`);
-  return { trained: sum(tensors.filter((t) => t.trained)), untrained: sum(tensors.filter((t) => !t.trained)), tensors, warnings };
+  if (m.batch?.fixedBy) warnings.push(`the batch stays fixed at 1, so train takes only --batch-size 1: ${m.batch.fixedBy}`);
+  return { trained: sum(tensors.filter((t) => t.trained)), untrained: sum(tensors.filter((t) => !t.trained)), tensors, ...(m.batch ? { batch: m.batch } : {}), warnings };
 }
 
 function sourceText(t: TensorReport): string {
@@ -76,6 +79,7 @@ export function formatBuildReport(r: BuildReport): string {
   const untrained = r.tensors.filter((t) => !t.trained);
   const lines = [`trains ${r.trained.tensors} tensors (${r.trained.values.toLocaleString('en-US')} values):`, ...rows(trained, (t) => `${t.group ?? ''}${t.torch?.aliases?.length ? `, also ${t.torch.aliases.join(', ')}` : ''}`)];
   if (untrained.length) lines.push(`leaves ${r.untrained.tensors} untrained (${r.untrained.values.toLocaleString('en-US')} values):`, ...rows(untrained, (t) => t.reason));
+  if (r.batch?.freed) lines.push(`batch: exported as 1, now any size (${r.batch.freed.join(', ')})`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }

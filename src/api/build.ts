@@ -33,6 +33,7 @@ export function buildOptionsKey(opts: BuildOptions): Record<string, unknown> {
     hyperparameters: opts.hyperparameters,
     nonFinite: opts.nonFinite ?? 'skip',
     tieDeduplicated: opts.tieDeduplicated,
+    fixedBatch: opts.fixedBatch,
   };
 }
 

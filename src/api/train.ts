@@ -185,8 +185,11 @@ function prepare(session: TrainingSession, opts: TrainOptions) {
   }
   if (evalArrays && !manifest.graphs.eval)
     throw new UsageError(`${session.artifacts.dir} has no eval graph (artifacts made by 'rewrite'), so --eval-data cannot be evaluated; build the model with 'lion-onnx build' to get one`);
+  const fixed = fixedBatch(manifest);
+  if (fixed && opts.batchSize !== fixed.size)
+    throw new UsageError(`the model's batch is fixed at ${fixed.size} (${fixed.why}); train with --batch-size ${fixed.size}`);
   const data = new ArrayDataset(trainArrays, { batchSize: opts.batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed ?? 0 });
-  const evalSet = evalArrays ? evalDataset(evalArrays) : undefined;
+  const evalSet = evalArrays ? evalDataset(evalArrays, fixed?.size) : undefined;
   if ((opts.steps === undefined) === (opts.epochs === undefined)) throw new UsageError('give exactly one of --steps N or --epochs N');
   if (opts.epochs !== undefined && !(Number.isFinite(opts.epochs) && opts.epochs > 0)) throw new UsageError(`--epochs must be a number > 0, got ${opts.epochs}`);
   const total = opts.steps ?? Math.max(1, Math.round((opts.epochs ?? 0) * data.batchesPerEpoch));
@@ -209,11 +212,25 @@ function prepare(session: TrainingSession, opts: TrainOptions) {
   return { data, evalSet, total, every, root, rootFlag };
 }
 
-/** The held-out arrays as batches of at most 512 rows, in order; checked (rows, count) now. */
-function evalDataset(arrays: Map<string, Tensor>): ArrayDataset {
+/**
+ * The batch size the model's data inputs declare, when they fix one (a leading dim that is a
+ * number), and why: free-batch-dim's reason, or the build kept it (--fixed-batch).
+ */
+export function fixedBatch(manifest: Manifest): { size: number; why: string } | undefined {
+  for (const name of manifest.dataInputs) {
+    const d = manifest.inputs.find((i) => i.name === name)?.shape?.[0];
+    if (typeof d === 'number')
+      return { size: d, why: manifest.batch?.fixedBy ?? `data input '${name}' is declared with a leading dimension of ${d}${manifest.build.options.fixedBatch ? ' and the build kept it (--fixed-batch)' : ''}` };
+  }
+  return undefined;
+}
+
+/** The held-out arrays as batches of at most 512 rows (exactly `fixed` for a fixed-batch model), in order; checked (rows, count) now. */
+function evalDataset(arrays: Map<string, Tensor>, fixed?: number): ArrayDataset {
   const rows = Math.min(...[...arrays.values()].map((t) => t.dims[0] ?? 0));
   if (rows === 0) throw new DataError('--eval-data has 0 rows; give held-out examples or leave --eval-data out');
-  return new ArrayDataset(arrays, { batchSize: Math.min(512, rows), shuffle: false, label: '--eval-data' });
+  if (fixed !== undefined && rows % fixed !== 0) throw new DataError(`--eval-data has ${rows} rows, not a multiple of the model's fixed batch of ${fixed}; give a multiple of ${fixed} rows`);
+  return new ArrayDataset(arrays, { batchSize: fixed ?? Math.min(512, rows), shuffle: false, label: '--eval-data' });
 }
 
 async function runTraining(session: TrainingSession, opts: TrainOptions): Promise<TrainResult> {

@@ -58,6 +58,11 @@ export interface Manifest {
    * torch's name and layout for it (what `export --safetensors` writes).
    */
   tensors?: ParameterPlan[];
+  /**
+   * build: the data inputs whose batch, exported as 1, became symbolic (free-batch-dim), or why
+   * it stays fixed (train then takes only that batch size).
+   */
+  batch?: { freed?: string[]; fixedBy?: string };
   /** Hyperparameter key -> float64 scalar input of the step graph (lr always present). */
   hyperparameterInputs: Record<string, string>;
   /** Keys computed by the runtime each step (lr; step for AdamW): [K] vectors in loop.onnx. */

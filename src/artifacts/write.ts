@@ -41,6 +41,7 @@ export interface ProgramModels {
   inference?: Model;
   loss?: Manifest['loss'];
   parameters?: Manifest['tensors'];
+  batch?: Manifest['batch'];
 }
 
 export interface WriteArtifactsOptions {
@@ -99,6 +100,7 @@ export function buildManifest(models: ProgramModels, opts: WriteArtifactsOptions
   if (models.loss) m.loss = models.loss;
   else if (program.loss) m.loss = { name: program.loss };
   if (models.parameters) m.tensors = models.parameters;
+  if (models.batch) m.batch = models.batch;
   return m;
 }
 

@@ -14,6 +14,7 @@ interface Args extends OptimizerArgs {
   verbose: boolean;
   json: boolean;
   tieDeduplicated: boolean;
+  fixedBatch: boolean;
 }
 
 export const buildCommand: CommandModule<object, Args> = {
@@ -27,8 +28,9 @@ export const buildCommand: CommandModule<object, Args> = {
         .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'artifacts directory to write' })
         .option('output', { type: 'string', describe: 'model output the loss applies to (default: the only output)' })
         .option('target-name', { type: 'string', default: 'target', describe: 'name of the new target input' })
-        .option('params', { type: 'string', describe: 'regex: which float initializers are parameters (default: all but onnx:: constants)' })
+        .option('params', { type: 'string', describe: 'regex: train only the float tensors whose names match (default: every float tensor of rank >= 1 that reaches the loss)' })
         .option('tie-deduplicated', { type: 'boolean', default: false, describe: "keep tensors torch's exporter merged by value (Identity copies) as one tensor (default: each its own)" })
+        .option('fixed-batch', { type: 'boolean', default: false, describe: 'keep a batch dimension exported as 1 fixed (default: made symbolic when nothing in the graph depends on it)' })
         .option('json', { type: 'boolean', default: false, describe: 'print what is trained and why as JSON' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
     ) as never,
@@ -45,6 +47,7 @@ export const buildCommand: CommandModule<object, Args> = {
       optimizerOptions: optimizerOptionsFrom(a),
       hyperparameters: hyperparametersFrom(a),
       tieDeduplicated: a.tieDeduplicated,
+      fixedBatch: a.fixedBatch,
     } });
     const report = buildReport(m);
     if (a.json) {
@@ -53,7 +56,7 @@ export const buildCommand: CommandModule<object, Args> = {
     }
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);
     process.stdout.write(
-      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}', data inputs ${m.dataInputs.join(', ')}\n${formatBuildReport(report)}\n`,
+      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}'${m.loss?.logits ? ` (a ${m.loss.logits.activation} output: the loss takes its input '${m.loss.logits.name}' as the logits)` : ''}, data inputs ${m.dataInputs.join(', ')}\n${formatBuildReport(report)}\n`,
     );
   },
 };

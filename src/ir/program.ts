@@ -54,6 +54,11 @@ export interface LossInfo {
   modelOutput?: string;
   target?: string;
   classes?: number;
+  /**
+   * When the model output is already a probability (a final Sigmoid for bce, Softmax/LogSoftmax
+   * for cross-entropy): the activation's input the loss takes as its logits.
+   */
+  logits?: { name: string; activation: string; node: string };
 }
 
 export interface ParameterEntry {
@@ -112,6 +117,8 @@ export interface ProgramInfo {
   loss?: LossInfo;
   /** differentiate (build) or find-gradients (rewrite): each parameter's gradient value, in parameter order. */
   gradients?: { param: string; grad: string }[];
+  /** free-batch-dim: the data inputs whose batch of 1 became symbolic, or why it stays 1. */
+  batch?: { freed?: string[]; fixedBy?: string };
   /** insert-optimizer: the step graph's contract. */
   step?: StepContract;
 }

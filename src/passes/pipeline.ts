@@ -2,7 +2,7 @@
  * The pipeline: every pass from a model to its whole training program, in one place.
  *
  *   build:   check-nodes → constants-to-initializers → untie-deduplicated
- *            → name-folded-weights → upgrade-opset → discover-parameters  (import)
+ *            → name-folded-weights → free-batch-dim → upgrade-opset → discover-parameters  (import)
  *            → append-loss → differentiate                                (training)
  *            → insert-optimizer                                           (optimizer)
  *            → loop-steps, derive-eval, derive-gradients, derive-apply    (runtime graphs)
@@ -23,6 +23,7 @@ import { discoverParametersPass, type DiscoverOptions } from './import/discover-
 import { constantsToInitializersPass } from './import/constants-to-initializers.js';
 import { untieDeduplicatedPass } from './import/untie-deduplicated.js';
 import { nameFoldedWeightsPass } from './import/name-folded-weights.js';
+import { freeBatchDimPass } from './import/free-batch-dim.js';
 import { findGradientsPass, type FindGradientsOptions } from './import/find-gradients.js';
 import { appendLossPass, type AppendLossOptions } from './training/append-loss.js';
 import { differentiatePass } from './training/differentiate.js';
@@ -38,6 +39,8 @@ export interface BuildOptions extends DiscoverOptions, AppendLossOptions, Omit<O
   noDecay?: string;
   /** Keep tensors torch's exporter merged by value as one (default: each gets its own). */
   tieDeduplicated?: boolean;
+  /** Keep a batch dimension exported as 1 as it is (default: made symbolic when nothing depends on it). */
+  fixedBatch?: boolean;
 }
 
 export type RewriteOptions = FindGradientsOptions & OptimizerChoice;
@@ -57,9 +60,11 @@ export interface TrainingProgram {
   loss?: LossInfo;
   /** What discovery decided for every float tensor (build). */
   parameters?: ParameterPlan[];
+  /** free-batch-dim's finding (build). */
+  batch?: { freed?: string[]; fixedBy?: string };
 }
 
-export const BUILD_PASSES = ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
+export const BUILD_PASSES = ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
 export const REWRITE_PASSES = ['check-nodes', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
@@ -114,9 +119,12 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   if (r.done) return r.run;
   m = r.apply('name-folded-weights', nameFoldedWeightsPass, m, undefined);
   if (r.done) return r.run;
+  m = r.apply('free-batch-dim', freeBatchDimPass, m, { keep: opts.fixedBatch });
+  if (r.done) return r.run;
   // What export writes the trained weights into: the model as the import passes left its
-  // tensors (untied, renamed, re-tied, Constant weights as initializers), else the source itself.
-  const rewritten = (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
+  // tensors (untied, renamed, re-tied, Constant weights as initializers) and its batch freed,
+  // else the source itself.
+  const rewritten = !!m.program?.batch?.freed || (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
   const inference = rewritten ? m : source;
   m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
   if (r.done) return r.run;
@@ -137,7 +145,7 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   const grad = r.apply('derive-gradients', deriveGradientsPass, training, { step });
   if (r.done) return r.run;
   const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: defaultOpset(stepModel) });
-  r.run.program = { step, loop, eval: evalModel, grad, apply, inference, loss: withLoss.program!.loss, parameters: training.program!.parameters };
+  r.run.program = { step, loop, eval: evalModel, grad, apply, inference, loss: withLoss.program!.loss, parameters: training.program!.parameters, ...(training.program!.batch ? { batch: training.program!.batch } : {}) };
   return r.run;
 }
 

@@ -11,7 +11,7 @@ import { loadModel } from '../../src/ir/model-io.js';
 import { allGraphs, defaultOpset, type Model } from '../../src/ir/graph.js';
 import { formatShape, shapeOf } from '../../src/ir/value-type.js';
 import { dataTypeName } from '../../src/onnx/data-types.js';
-import { runBuild, runRewrite, type PassStep } from '../../src/passes/pipeline.js';
+import { BUILD_PASSES, REWRITE_PASSES, runBuild, runRewrite, type PassStep } from '../../src/passes/pipeline.js';
 import { extractInferencePass } from '../../src/passes/export/extract-inference.js';
 import { runPass } from '../../src/passes/pass.js';
 import { REPO } from '../helpers/cli.js';
@@ -50,6 +50,7 @@ function summarize(m: Model, modified: boolean) {
     program: {
       origins: m.program?.origins?.map((o) => `${o.name}: ${o.source}${o.from ? ` from ${o.from}` : ''}${o.torch ? ` torch ${o.torch.name}${o.torch.transposed ? ' (transposed)' : ''}${o.torch.aliases ? ` also ${o.torch.aliases.join(', ')}` : ''}` : ''}${o.note ? ` — ${o.note}` : ''}`),
       parameters: m.program?.parameters?.map((p) => `${p.name} [${p.shape.join(', ')}] ${p.trainable ? 'trained' : 'not trained'}: ${p.reason}`),
+      batch: m.program?.batch,
       loss: m.program?.loss,
       gradients: m.program?.gradients?.map((g) => `${g.param} <- ${g.grad}`),
       step: step && {
@@ -86,7 +87,7 @@ describe('passes against golden fixtures', () => {
   const cases = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'case.json'))).sort();
   it('there are cases for every pass of both pipelines', () => {
     const passes = new Set(cases.map((d) => (JSON.parse(readFileSync(join(ROOT, d, 'case.json'), 'utf8')) as Case).pass));
-    for (const p of ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply', 'find-gradients', 'extract-inference'])
+    for (const p of [...BUILD_PASSES, ...REWRITE_PASSES, 'extract-inference'])
       expect(passes, p).toContain(p);
   });
 

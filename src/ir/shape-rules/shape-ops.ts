@@ -125,7 +125,9 @@ export const flattenRule: ShapeRule = {
     const axis = normAxis(attrInt(n, 'axis', 1), s.length);
     const pre = s.slice(0, axis);
     const post = s.slice(axis);
-    out(0, { shape: [isStatic(pre) ? product(pre) : null, isStatic(post) ? product(post) : null], elemType: T(0) });
+    // One dim on a side is kept as it is (a symbolic batch stays the batch).
+    const side = (d: Dim[]) => (d.length === 1 ? d[0] : isStatic(d) ? product(d) : null);
+    out(0, { shape: [side(pre), side(post)], elemType: T(0) });
   },
 };
 

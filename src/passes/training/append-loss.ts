@@ -6,7 +6,8 @@
 import { GraphError, UsageError } from '../../errors.js';
 import { DataType } from '../../onnx/data-types.js';
 import { cloneModel } from '../../ir/clone.js';
-import { defaultOpset, type Model } from '../../ir/graph.js';
+import { defaultOpset, type Model, type Node } from '../../ir/graph.js';
+import { attrInt } from '../../ir/attributes.js';
 import type { LossInfo } from '../../ir/program.js';
 import { elemTypeOf, shapeOf, tensorType } from '../../ir/value-type.js';
 import { appendLoss, type LossKind } from '../../grad/losses.js';
@@ -18,6 +19,30 @@ export interface AppendLossOptions {
   output?: string;
   /** Name of the new target input; default "target". */
   targetName?: string;
+}
+
+/**
+ * The logits behind a model output that is already a probability: bce on the output of a Sigmoid,
+ * cross-entropy on the output of a Softmax (or LogSoftmax) over the last axis, through Identity
+ * copies. The loss is then built on the activation's input — the same value as BCELoss /
+ * NLLLoss(log p) on the probabilities, without their overflow — instead of treating the
+ * probabilities as logits, which would train toward the wrong thing without a word.
+ */
+export function logitsBehind(model: Model, output: string, kind: LossKind): { logits: string; node: Node } | undefined {
+  if (kind === 'mse') return undefined;
+  const g = model.graph;
+  const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  let n = producer.get(output);
+  while (n && n.opType === 'Identity' && !n.domain) n = producer.get(n.inputs[0]);
+  if (!n || n.domain) return undefined;
+  if (kind === 'bce' && n.opType === 'Sigmoid') return { logits: n.inputs[0], node: n };
+  if (kind === 'cross-entropy' && (n.opType === 'Softmax' || n.opType === 'LogSoftmax')) {
+    // Opset >= 13 (import upgrades to 16): the axis alone, default -1.
+    const rank = shapeOf(g.outputs.find((o) => o.name === output)?.type)?.length;
+    const axis = attrInt(n, 'axis', -1);
+    if (axis === -1 || (rank !== undefined && axis === rank - 1)) return { logits: n.inputs[0], node: n };
+  }
+  return undefined;
 }
 
 /** The output the loss applies to: named, or the only one. */
@@ -46,10 +71,12 @@ export const appendLossPass: Pass<AppendLossOptions> = {
     const output = lossOutput(model, opts.output);
     const out = cloneModel(model);
     const g = out.graph;
-    const { loss, target } = appendLoss(g, { kind: opts.loss, output, targetName: opts.targetName, opset: defaultOpset(out) });
+    const behind = logitsBehind(out, output, opts.loss);
+    const { loss, target } = appendLoss(g, { kind: opts.loss, output: behind?.logits ?? output, targetName: opts.targetName, opset: defaultOpset(out) });
     // Typed outputs: onnxruntime infers them anyway, but users' tools (and `inspect`) read them.
     const outType = g.outputs.find((o) => o.name === output)?.type;
     const info: LossInfo = { name: loss, kind: opts.loss, modelOutput: output, target };
+    if (behind) info.logits = { name: behind.logits, activation: behind.node.opType, node: behind.node.name ?? behind.node.outputs[0] };
     const outShape = shapeOf(outType);
     const classes = outShape?.[outShape.length - 1];
     if (opts.loss === 'cross-entropy' && typeof classes === 'number') info.classes = classes;
