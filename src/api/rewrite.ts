@@ -2,7 +2,10 @@
 import { DataError } from '../errors.js';
 import { loadModel } from '../ir/model-io.js';
 import { writeArtifacts } from '../artifacts/write.js';
-import { buildIdentity } from '../artifacts/build-id.js';
+import { buildIdentity, fileSha256 } from '../artifacts/build-id.js';
+import { readInitWeights } from './init-weights.js';
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Manifest } from '../artifacts/manifest.js';
 import { compileRewrite, type RewriteOptions as PipelineRewriteOptions } from '../passes/pipeline.js';
 import { readRegularFile } from '../util/safe-fs.js';
@@ -12,6 +15,8 @@ import { DEFAULT_OPTIMIZER } from '../optim/registry.js';
 export interface RewriteOptions extends PipelineRewriteOptions {
   /** JSON file with {"param": "gradient value", ...}; alternative to gradMap. */
   gradMapFile?: string;
+  /** The parameters' initial values (ONNX Runtime's checkpoint, safetensors, an ONNX model): api/init-weights.ts. */
+  initFile?: string;
 }
 
 export function readGradMap(path: string): Record<string, string> {
@@ -30,7 +35,8 @@ export function readGradMap(path: string): Record<string, string> {
 export function rewriteTrainingModel(modelPath: string, outDir: string, opts: RewriteOptions = {}, out: OutputOptions = {}): Manifest {
   const gradMap = opts.gradMapFile ? readGradMap(opts.gradMapFile) : opts.gradMap;
   const model = loadModel(modelPath);
-  const program = compileRewrite(model, { ...opts, gradMap }, out.passes);
+  const init = opts.initFile !== undefined ? readInitWeights(opts.initFile) : opts.init;
+  const program = compileRewrite(model, { ...opts, gradMap, init }, out.passes);
   const key = {
     gradSuffix: opts.gradSuffix ?? '_grad',
     gradMap,
@@ -40,12 +46,14 @@ export function rewriteTrainingModel(modelPath: string, outDir: string, opts: Re
     nonFinite: opts.nonFinite ?? 'skip',
     optimizer: opts.optimizer ?? DEFAULT_OPTIMIZER,
     optimizerOptions: opts.optimizerOptions,
+    init: opts.initFile !== undefined ? { file: basename(opts.initFile), sha256: existsSync(opts.initFile) && statSync(opts.initFile).isFile() ? fileSha256(opts.initFile) : undefined } : undefined,
   };
   return writeArtifacts(outDir, program, {
     command: 'rewrite',
     build: out.build ?? buildIdentity('rewrite', key, modelPath),
     overwrite: out.overwrite,
     groups: opts.groups,
-    inferenceSourceFile: modelPath,
+    // The source's bytes, when export writes into the graph as given.
+    inferenceSourceFile: program.inference === model ? modelPath : undefined,
   });
 }

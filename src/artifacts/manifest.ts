@@ -63,6 +63,8 @@ export interface Manifest {
    * it stays fixed (train then takes only that batch size).
    */
   batch?: { freed?: string[]; fixedBy?: string };
+  /** rewrite --init: the weights file, its format, the tensors it gave values to and those the graph has no place for. */
+  init?: { file: string; format: string; bound: string[]; unused: string[] };
   /** Hyperparameter key -> float64 scalar input of the step graph (lr always present). */
   hyperparameterInputs: Record<string, string>;
   /** Keys computed by the runtime each step (lr; step for AdamW): [K] vectors in loop.onnx. */

@@ -42,6 +42,7 @@ export interface ProgramModels {
   loss?: Manifest['loss'];
   parameters?: Manifest['tensors'];
   batch?: Manifest['batch'];
+  init?: Manifest['init'];
 }
 
 export interface WriteArtifactsOptions {
@@ -101,6 +102,7 @@ export function buildManifest(models: ProgramModels, opts: WriteArtifactsOptions
   else if (program.loss) m.loss = { name: program.loss };
   if (models.parameters) m.tensors = models.parameters;
   if (models.batch) m.batch = models.batch;
+  if (models.init) m.init = models.init;
   return m;
 }
 

@@ -138,10 +138,14 @@ export interface Model {
   program?: ProgramInfo;
 }
 
-/** Opset version of the default ONNX domain the model imports (0 when none). */
+/**
+ * Opset version of the default ONNX domain the model imports (0 when none). A model that
+ * imports the domain twice (ORT's custom-ops test model has 7 and 14) is read as onnxruntime
+ * reads it: the last entry wins.
+ */
 export function defaultOpset(model: Model): number {
-  const imp = model.opsetImports.find((o) => !o.domain || o.domain === 'ai.onnx');
-  return imp?.version ?? 0;
+  const imps = model.opsetImports.filter((o) => !o.domain || o.domain === 'ai.onnx');
+  return imps.at(-1)?.version ?? 0;
 }
 
 /** Every graph in the model: the main graph and subgraphs in attributes, depth first. */

@@ -117,6 +117,10 @@ export interface ProgramInfo {
   loss?: LossInfo;
   /** differentiate (build) or find-gradients (rewrite): each parameter's gradient value, in parameter order. */
   gradients?: { param: string; grad: string }[];
+  /** bind-parameters: the --init file, the tensors it gave values to, and those the graph has no place for. */
+  init?: { file: string; format: string; bound: string[]; unused: string[] };
+  /** lower-ort-training: each parameter's gradient value, as ONNX Runtime's accumulators read them. */
+  ortGradients?: { param: string; grad: string }[];
   /** free-batch-dim: the data inputs whose batch of 1 became symbolic, or why it stays 1. */
   batch?: { freed?: string[]; fixedBy?: string };
   /** insert-optimizer: the step graph's contract. */

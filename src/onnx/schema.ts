@@ -11,6 +11,7 @@ const root = protobuf.Root.fromJSON(onnxSchemaJson as unknown as protobuf.INames
 
 export const ModelProtoType = root.lookupType('onnx.ModelProto');
 export const GraphProtoType = root.lookupType('onnx.GraphProto');
+export const TensorProtoType = root.lookupType('onnx.TensorProto');
 
 /** IR version this build of lion-onnx knows every field of. */
 export const KNOWN_IR_VERSION = 14;

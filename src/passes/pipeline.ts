@@ -6,8 +6,8 @@
  *            → append-loss → differentiate                                (training)
  *            → insert-optimizer                                           (optimizer)
  *            → loop-steps, derive-eval, derive-gradients, derive-apply    (runtime graphs)
- *   rewrite: check-nodes → find-gradients → insert-optimizer → loop-steps, derive-gradients,
- *            derive-apply
+ *   rewrite: check-nodes → upgrade-opset → lower-ort-training → bind-parameters
+ *            → find-gradients → insert-optimizer → loop-steps, derive-gradients, derive-apply
  *
  * Each pass maps a model to a new one (passes/pass.ts); what they learn (parameters, loss,
  * gradients, the step's contract) travels on the IR (ir/program.ts). `runBuild` can stop after
@@ -25,6 +25,8 @@ import { untieDeduplicatedPass } from './import/untie-deduplicated.js';
 import { nameFoldedWeightsPass } from './import/name-folded-weights.js';
 import { freeBatchDimPass } from './import/free-batch-dim.js';
 import { findGradientsPass, type FindGradientsOptions } from './import/find-gradients.js';
+import { lowerOrtTrainingPass } from './import/lower-ort-training.js';
+import { bindParametersPass, type BindOptions } from './import/bind-parameters.js';
 import { appendLossPass, type AppendLossOptions } from './training/append-loss.js';
 import { differentiatePass } from './training/differentiate.js';
 import { deriveEvalPass } from './training/derive-eval.js';
@@ -43,7 +45,7 @@ export interface BuildOptions extends DiscoverOptions, AppendLossOptions, Omit<O
   fixedBatch?: boolean;
 }
 
-export type RewriteOptions = FindGradientsOptions & OptimizerChoice;
+export type RewriteOptions = FindGradientsOptions & OptimizerChoice & Pick<BindOptions, 'init'>;
 
 export interface TrainingProgram {
   step: StepProgram;
@@ -60,12 +62,14 @@ export interface TrainingProgram {
   loss?: LossInfo;
   /** What discovery decided for every float tensor (build). */
   parameters?: ParameterPlan[];
+  /** bind-parameters' finding (rewrite --init). */
+  init?: { file: string; format: string; bound: string[]; unused: string[] };
   /** free-batch-dim's finding (build). */
   batch?: { freed?: string[]; fixedBy?: string };
 }
 
 export const BUILD_PASSES = ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
-export const REWRITE_PASSES = ['check-nodes', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
+export const REWRITE_PASSES = ['check-nodes', 'upgrade-opset', 'lower-ort-training', 'bind-parameters', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
 
@@ -154,7 +158,16 @@ export function runRewrite(source: Model, opts: RewriteOptions = {}, run: { unti
   const r = new Runner<RewritePass>(run.until, run.ctx ?? {});
   const checked = r.apply('check-nodes', checkNodesPass, source, undefined);
   if (r.done) return r.run;
-  const training = r.apply('find-gradients', findGradientsPass, checked, { gradSuffix: opts.gradSuffix, gradMap: opts.gradMap });
+  const upgraded = r.apply('upgrade-opset', upgradeOpsetPass, checked, undefined);
+  if (r.done) return r.run;
+  const lowered = r.apply('lower-ort-training', lowerOrtTrainingPass, upgraded, undefined);
+  if (r.done) return r.run;
+  const bound = r.apply('bind-parameters', bindParametersPass, lowered, { init: opts.init, gradSuffix: opts.gradSuffix, gradMap: opts.gradMap });
+  if (r.done) return r.run;
+  // What export writes trained weights into: the graph as given, or — when it had to be
+  // lowered or given its weights — the standard-ONNX graph with them as initializers.
+  const inference = lowered !== upgraded || bound !== lowered ? bound : source;
+  const training = r.apply('find-gradients', findGradientsPass, bound, { gradSuffix: opts.gradSuffix, gradMap: opts.gradMap });
   if (r.done) return r.run;
   const stepModel = r.apply('insert-optimizer', insertOptimizerPass, training, opts);
   if (r.done) return r.run;
@@ -163,8 +176,8 @@ export function runRewrite(source: Model, opts: RewriteOptions = {}, run: { unti
   if (r.done) return r.run;
   const grad = r.apply('derive-gradients', deriveGradientsPass, training, { step });
   if (r.done) return r.run;
-  const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: Math.max(defaultOpset(source), 13) });
-  r.run.program = { step, loop, grad, apply, inference: source, ...(step.loss ? { loss: { name: step.loss } } : {}) };
+  const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: defaultOpset(stepModel) });
+  r.run.program = { step, loop, grad, apply, inference, ...(step.loss ? { loss: { name: step.loss } } : {}), ...(bound.program?.init ? { init: bound.program.init } : {}) };
   return r.run;
 }
 

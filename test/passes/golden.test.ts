@@ -12,6 +12,7 @@ import { allGraphs, defaultOpset, type Model } from '../../src/ir/graph.js';
 import { formatShape, shapeOf } from '../../src/ir/value-type.js';
 import { dataTypeName } from '../../src/onnx/data-types.js';
 import { BUILD_PASSES, REWRITE_PASSES, runBuild, runRewrite, type PassStep } from '../../src/passes/pipeline.js';
+import { readInitWeights } from '../../src/api/init-weights.js';
 import { extractInferencePass } from '../../src/passes/export/extract-inference.js';
 import { runPass } from '../../src/passes/pass.js';
 import { REPO } from '../helpers/cli.js';
@@ -51,6 +52,8 @@ function summarize(m: Model, modified: boolean) {
       origins: m.program?.origins?.map((o) => `${o.name}: ${o.source}${o.from ? ` from ${o.from}` : ''}${o.torch ? ` torch ${o.torch.name}${o.torch.transposed ? ' (transposed)' : ''}${o.torch.aliases ? ` also ${o.torch.aliases.join(', ')}` : ''}` : ''}${o.note ? ` — ${o.note}` : ''}`),
       parameters: m.program?.parameters?.map((p) => `${p.name} [${p.shape.join(', ')}] ${p.trainable ? 'trained' : 'not trained'}: ${p.reason}`),
       batch: m.program?.batch,
+      init: m.program?.init && { ...m.program.init, file: m.program.init.file.slice(REPO.length) },
+      ortGradients: m.program?.ortGradients?.map((g) => `${g.param} <- ${g.grad}`),
       loss: m.program?.loss,
       gradients: m.program?.gradients?.map((g) => `${g.param} <- ${g.grad}`),
       step: step && {
@@ -77,7 +80,10 @@ function runCase(c: Case): { step: Pick<PassStep, 'pass' | 'options' | 'output' 
     const r = runPass(extractInferencePass, source, { weights }, { check: true });
     return { step: { pass: extractInferencePass as never, options: { weights }, output: r.model, modified: r.modified } };
   }
-  const run = c.pipeline === 'build' ? runBuild(source, c.options as never, { until: c.pass as never, ctx: { check: true } }) : runRewrite(source, c.options as never, { until: c.pass as never, ctx: { check: true } });
+  // Rewrite cases name their --init file; the pipeline takes its tensors.
+  const { initFile, ...rest } = c.options as { initFile?: string };
+  const options = initFile ? { ...rest, init: readInitWeights(join(REPO, initFile)) } : rest;
+  const run = c.pipeline === 'build' ? runBuild(source, options as never, { until: c.pass as never, ctx: { check: true } }) : runRewrite(source, options as never, { until: c.pass as never, ctx: { check: true } });
   const step = run.steps.find((s) => s.name === c.pass);
   if (!step) throw new Error(`the ${c.pipeline} pipeline has no pass ${c.pass}`);
   return { step };

@@ -10,8 +10,10 @@ import { gatherRule, gatherElementsRule, scatterRule, oneHotRule, nonZeroRule, a
 import { matMulRule, gemmRule } from './linalg.js';
 import { reduceRule } from './reduce.js';
 import { slidingWindowRule, globalPoolRule } from './nn.js';
+import { lossRule } from './losses.js';
 
 const RULES: ShapeRule[] = [
+  lossRule,
   sameShapeRule,
   dropoutRule,
   boolSameShapeRule,

@@ -27,6 +27,15 @@ export function findGradientPairs(model: Model, opts: FindGradientsOptions = {})
       return { param, grad };
     });
   }
+  // ONNX Runtime's accumulators said which value is whose gradient (lower-ort-training).
+  const ort = model.program?.ortGradients;
+  if (ort?.length) {
+    for (const { param, grad } of ort) {
+      if (!g.initializer(param)) throw new GraphError(`ONNX Runtime's accumulator names parameter '${param}', which has no value in the graph; pass --init with its checkpoint`);
+      if (!values.has(grad)) throw new GraphError(`ONNX Runtime's accumulator for '${param}' reads '${grad}', which no node computes`);
+    }
+    return ort.map((p) => ({ ...p }));
+  }
   const suffix = opts.gradSuffix ?? '_grad';
   return g.initializers.filter((t) => values.has(t.name + suffix)).map((t) => ({ param: t.name, grad: t.name + suffix }));
 }
@@ -49,9 +58,10 @@ export const findGradientsPass: Pass<FindGradientsOptions> = {
       );
     }
     const out = cloneModel(model);
+    const fromInput = new Set((model.program?.init?.bound ?? []));
     const parameters = pairs.map(({ param }) => {
       const t = out.graph.initializer(param)!;
-      return { name: param, shape: [...t.dims], dtype: dataTypeName(t.dataType), trainable: true, reason: 'has a gradient value', source: 'initializer' as const };
+      return { name: param, shape: [...t.dims], dtype: dataTypeName(t.dataType), trainable: true, reason: 'has a gradient value', source: fromInput.has(param) ? ('input' as const) : ('initializer' as const) };
     });
     out.program = { ...out.program, parameters, gradients: pairs };
     return { model: out, modified: true };

@@ -17,7 +17,8 @@
 import { DataType } from '../../onnx/data-types.js';
 import { GraphBuilder } from '../../ir/builder.js';
 import { cloneGraph } from '../../ir/clone.js';
-import { allGraphs, Graph, type Model } from '../../ir/graph.js';
+import { allGraphs, defaultOpset, Graph, type Model } from '../../ir/graph.js';
+import { GraphError } from '../../errors.js';
 import { makeAttribute } from '../../ir/attributes.js';
 import { elemTypeOf, shapeOf, tensorType } from '../../ir/value-type.js';
 import type { StepProgram } from '../optimizer/emit-step.js';
@@ -28,6 +29,9 @@ const SUFFIX = '/loop';
 
 export function loopSteps(step: StepProgram): Model {
   const src = step.model;
+  // The loop's own nodes take Squeeze/Unsqueeze axes as inputs.
+  if (defaultOpset(src) < 13)
+    throw new GraphError(`the step graph imports ONNX opset ${defaultOpset(src)}; the K-step loop needs opset 13 or later (the build and rewrite pipelines upgrade it first)`);
   const body = cloneGraph(src.graph);
   body.name = 'lion_step';
   // Hyperparameters other than the per-step ones (lr, AdamW's step) are the same for all K
@@ -112,12 +116,9 @@ export function loopSteps(step: StepProgram): Model {
       return { name: o.name, type: tensorType(elemTypeOf(o.type) ?? DataType.FLOAT, shape ? ['steps', ...shape] : undefined) };
     }),
   ];
-  const opset = Math.max(...src.opsetImports.filter((o) => !o.domain || o.domain === 'ai.onnx').map((o) => o.version), 13);
-  return {
-    ...src,
-    opsetImports: src.opsetImports.map((o) => (!o.domain || o.domain === 'ai.onnx' ? { ...o, version: opset } : { ...o })),
-    graph: outer,
-  };
+  // The loop graph keeps the step graph's opset: its nodes move into the body unchanged (a
+  // loop stamped with a newer opset than its nodes were written for is refused by onnxruntime).
+  return { ...src, opsetImports: src.opsetImports.map((o) => ({ ...o })), graph: outer };
 }
 
 export const loopStepsPass: Pass = {
