@@ -88,6 +88,11 @@ describe("ONNX Runtime's training_model.onnx + checkpoint.ckpt", () => {
     expect(r.losses).toEqual(losses);
   });
 
+  it('--eval-data on rewrite artifacts (no eval graph) is refused in one line', () => {
+    const line = refusedLine(runCli(['train', join(dir, 'current'), '--data', `input-0=${x}`, '--data', `labels=${labels}`, '--eval-data', `input-0=${x}`, '--eval-data', `labels=${labels}`, '--batch-size', '2', '--steps', '1']));
+    expect(line).toMatch(/has no eval graph \(artifacts made by 'rewrite'\), so --eval-data cannot be evaluated/);
+  });
+
   it('export writes the trained weights into a standard-ONNX graph', () => {
     const out = join(dir, 'trained.onnx');
     const r = runCli(['export', join(dir, 'current'), '-o', out, '--safetensors', join(dir, 'trained.safetensors')]);

@@ -9,6 +9,15 @@ export const sameShapeRule: ShapeRule = {
   infer: (c) => {
     const { V, out, same, op } = c;
     same();
+    if (op === 'LayerNormalization' && (c.node.outputs[1] || c.node.outputs[2])) {
+      // Mean and InvStdDev: the input's shape with the normalized axes 1, in stash_type (float).
+      const s = c.S(0);
+      const a0 = attrInt(c.node, 'axis', -1);
+      const axis = s && a0 < 0 ? a0 + s.length : a0;
+      const stat = { shape: s?.map((d, i) => (i < axis ? d : 1)), elemType: attrInt(c.node, 'stash_type', 1) };
+      out(1, stat);
+      out(2, { ...stat });
+    }
     if (op === 'Identity' || op === 'Neg' || op === 'Abs') {
       const v = V(0);
       if (v) out(0, { value: op === 'Neg' ? v.map((x) => -x) : op === 'Abs' ? v.map(Math.abs) : v });
