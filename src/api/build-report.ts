@@ -31,6 +31,8 @@ export interface BuildReport {
   tensors: TensorReport[];
   /** The batch dimension: exported as 1 and made symbolic (freed), or kept at 1 and why. */
   batch?: { freed?: string[]; fixedBy?: string };
+  constants?: string[];
+  batchAxes?: Record<string, number>;
   warnings: string[];
 }
 
@@ -56,7 +58,7 @@ export function buildReport(m: Manifest): BuildReport {
     .map((p) => `${p.name} [${p.shape.join(', ')}] (${count(p.shape).toLocaleString('en-US')} values) reaches the loss but is not trained: ${p.reason}`);
   for (const p of m.tensors ?? []) if (p.note) warnings.push(`${p.name}: ${p.note}`);
   if (m.batch?.fixedBy) warnings.push(`the batch stays fixed at 1, so train takes only --batch-size 1: ${m.batch.fixedBy}`);
-  return { trained: sum(tensors.filter((t) => t.trained)), untrained: sum(tensors.filter((t) => !t.trained)), tensors, ...(m.batch ? { batch: m.batch } : {}), warnings };
+  return { trained: sum(tensors.filter((t) => t.trained)), untrained: sum(tensors.filter((t) => !t.trained)), tensors, ...(m.batch ? { batch: m.batch } : {}), ...(m.constants ? { constants: m.constants } : {}), ...(m.batchAxes ? { batchAxes: m.batchAxes } : {}), warnings };
 }
 
 function sourceText(t: TensorReport): string {
@@ -79,6 +81,8 @@ export function formatBuildReport(r: BuildReport): string {
   const untrained = r.tensors.filter((t) => !t.trained);
   const lines = [`trains ${r.trained.tensors} tensors (${r.trained.values.toLocaleString('en-US')} values):`, ...rows(trained, (t) => `${t.group ?? ''}${t.torch?.aliases?.length ? `, also ${t.torch.aliases.join(', ')}` : ''}`)];
   if (untrained.length) lines.push(`leaves ${r.untrained.tensors} untrained (${r.untrained.values.toLocaleString('en-US')} values):`, ...rows(untrained, (t) => t.reason));
+  if (r.constants?.length) lines.push(`constants: ${r.constants.join(', ')} (fixed by --constant; the exported model has them built in)`);
+  if (r.batchAxes && Object.keys(r.batchAxes).length) lines.push(`batch axes: ${Object.entries(r.batchAxes).map(([n, a]) => `${n} on axis ${a}`).join(', ')} (train takes these arrays in the model's layout)`);
   if (r.batch?.freed) lines.push(`batch: exported as 1, now any size (${r.batch.freed.join(', ')})`);
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

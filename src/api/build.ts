@@ -7,8 +7,38 @@ import type { Manifest } from '../artifacts/manifest.js';
 import { compileBuild, type BuildOptions, type TrainingProgram } from '../passes/pipeline.js';
 import type { PassContext } from '../passes/pass.js';
 import { DEFAULT_OPTIMIZER } from '../optim/registry.js';
+import { UsageError } from '../errors.js';
+import { readNpy } from '../data/npy.js';
+import type { ConstantValue } from '../passes/import/bind-constants.js';
 
 export type { BuildOptions } from '../passes/pipeline.js';
+
+/** `--constant NAME=VALUE`'s value: a number, a JSON list of numbers, or an .npy file. */
+export function parseConstant(name: string, value: string): ConstantValue {
+  const v = value.trim();
+  if (v.endsWith('.npy')) return readNpy(v, name);
+  if (v.startsWith('[')) {
+    let list: unknown;
+    try {
+      list = JSON.parse(v);
+    } catch {
+      list = undefined;
+    }
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'number' && Number.isFinite(x)))
+      throw new UsageError(`--constant ${name}=${value}: not a JSON list of numbers`);
+    return list as number[];
+  }
+  const n = Number(v);
+  if (v === '' || !Number.isFinite(n)) throw new UsageError(`--constant ${name}=${value}: give a number, a JSON list like [1,2] or an .npy file`);
+  return n;
+}
+
+/** `--batch-axis NAME=AXIS`'s axis. */
+export function parseBatchAxis(name: string, value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new UsageError(`--batch-axis ${name}=${value}: the axis must be a whole number >= 0`);
+  return n;
+}
 
 export interface OutputOptions {
   /** Replace a directory holding training runs of another build, deleting those runs. */
@@ -34,6 +64,8 @@ export function buildOptionsKey(opts: BuildOptions): Record<string, unknown> {
     nonFinite: opts.nonFinite ?? 'skip',
     tieDeduplicated: opts.tieDeduplicated,
     fixedBatch: opts.fixedBatch,
+    constants: opts.constants,
+    batchAxes: opts.batchAxes,
   };
 }
 

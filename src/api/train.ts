@@ -10,6 +10,7 @@ import type { Tensor } from '../onnx/tensor.js';
 import type { Manifest } from '../artifacts/manifest.js';
 import { ArrayDataset, type DatasetPosition } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
+import { toBatchFirst } from '../data/batch-axis.js';
 import { readNpy } from '../data/npy.js';
 import { cleanLeftovers, latestCheckpoint, newestCheckpoint, removeAbandonedRuns } from '../artifacts/checkpoint.js';
 import { CHECKPOINTS_DIR } from '../artifacts/layout.js';
@@ -94,7 +95,8 @@ export function loadData(manifest: Manifest, files: Record<string, string>, flag
     if (!manifest.dataInputs.includes(name))
       throw new UsageError(`${flag} ${name}=${file}: '${name}' is not a data input of the model; its data inputs are ${manifest.dataInputs.join(', ')}`);
     if (!existsSync(file)) throw new DataError(`${flag} ${name}=${file}: file not found`);
-    arrays.set(name, readNpy(file, name));
+    const axis = manifest.batchAxes?.[name] ?? 0;
+    arrays.set(name, toBatchFirst(readNpy(file, name), axis, `${flag} ${name}=${file}`));
   }
   for (const name of manifest.dataInputs)
     if (!arrays.has(name)) throw new UsageError(`the model needs data input '${name}' but no ${flag} ${name}=FILE.npy was given`);

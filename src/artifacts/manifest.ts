@@ -63,6 +63,13 @@ export interface Manifest {
    * it stays fixed (train then takes only that batch size).
    */
   batch?: { freed?: string[]; fixedBy?: string };
+  /**
+   * build --batch-axis: data inputs whose batch is not their first axis in the model's layout
+   * (the arrays train is given); the step graph takes them batch first.
+   */
+  batchAxes?: Record<string, number>;
+  /** build --constant: model inputs fixed to a value (initializers in every graph; gone from the export). */
+  constants?: string[];
   /** rewrite --init: the weights file, its format, the tensors it gave values to and those the graph has no place for. */
   init?: { file: string; format: string; bound: string[]; unused: string[] };
   /** Hyperparameter key -> float64 scalar input of the step graph (lr always present). */

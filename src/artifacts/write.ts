@@ -43,6 +43,8 @@ export interface ProgramModels {
   parameters?: Manifest['tensors'];
   batch?: Manifest['batch'];
   init?: Manifest['init'];
+  batchAxes?: Manifest['batchAxes'];
+  constants?: Manifest['constants'];
 }
 
 export interface WriteArtifactsOptions {
@@ -103,6 +105,8 @@ export function buildManifest(models: ProgramModels, opts: WriteArtifactsOptions
   if (models.parameters) m.tensors = models.parameters;
   if (models.batch) m.batch = models.batch;
   if (models.init) m.init = models.init;
+  if (models.batchAxes) m.batchAxes = models.batchAxes;
+  if (models.constants) m.constants = models.constants;
   return m;
 }
 

@@ -2,6 +2,20 @@ import type { CommandModule } from 'yargs';
 import { hyperparametersFrom, optimizerOptions, optimizerOptionsFrom, type OptimizerArgs } from './options.js';
 import { runBuildJob } from './run-build.js';
 import { buildReport, formatBuildReport } from '../api/build-report.js';
+import { parseBatchAxis, parseConstant } from '../api/build.js';
+import { UsageError } from '../errors.js';
+
+/** NAME=VALUE flags, each value parsed. */
+function pairs<T>(values: string[] | undefined, flag: string, parse: (name: string, value: string) => T): Record<string, T> | undefined {
+  if (!values?.length) return undefined;
+  const out: Record<string, T> = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0 || i === v.length - 1) throw new UsageError(`${flag} '${v}' must look like NAME=VALUE (NAME is a model input)`);
+    out[v.slice(0, i)] = parse(v.slice(0, i), v.slice(i + 1));
+  }
+  return out;
+}
 
 interface Args extends OptimizerArgs {
   model: string;
@@ -15,6 +29,8 @@ interface Args extends OptimizerArgs {
   json: boolean;
   tieDeduplicated: boolean;
   fixedBatch: boolean;
+  constant?: string[];
+  batchAxis?: string[];
 }
 
 export const buildCommand: CommandModule<object, Args> = {
@@ -30,6 +46,8 @@ export const buildCommand: CommandModule<object, Args> = {
         .option('target-name', { type: 'string', default: 'target', describe: 'name of the new target input' })
         .option('params', { type: 'string', describe: 'regex: train only the float tensors whose names match (default: every float tensor of rank >= 1 that reaches the loss)' })
         .option('tie-deduplicated', { type: 'boolean', default: false, describe: "keep tensors torch's exporter merged by value (Identity copies) as one tensor (default: each its own)" })
+        .option('constant', { type: 'string', array: true, describe: 'NAME=VALUE: an input that is not data (a sample rate, a flag) fixed to a number, a JSON list or an .npy file' })
+        .option('batch-axis', { type: 'string', array: true, describe: 'NAME=AXIS: a data input whose batch is on another axis than 0 (a recurrent state [layers, batch, hidden])' })
         .option('fixed-batch', { type: 'boolean', default: false, describe: 'keep a batch dimension exported as 1 fixed (default: made symbolic when nothing in the graph depends on it)' })
         .option('json', { type: 'boolean', default: false, describe: 'print what is trained and why as JSON' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'replace an artifacts directory that holds training runs of another build (deletes those runs)' }),
@@ -48,6 +66,8 @@ export const buildCommand: CommandModule<object, Args> = {
       hyperparameters: hyperparametersFrom(a),
       tieDeduplicated: a.tieDeduplicated,
       fixedBatch: a.fixedBatch,
+      constants: pairs(a.constant, '--constant', parseConstant),
+      batchAxes: pairs(a.batchAxis, '--batch-axis', parseBatchAxis),
     } });
     const report = buildReport(m);
     if (a.json) {

@@ -41,6 +41,8 @@ export function cloneProgram(p: ProgramInfo): ProgramInfo {
   if (p.parameters) c.parameters = p.parameters.map((x) => ({ ...x, shape: [...x.shape] }));
   if (p.loss) c.loss = { ...p.loss };
   if (p.gradients) c.gradients = p.gradients.map((x) => ({ ...x }));
+  if (p.constants) c.constants = [...p.constants];
+  if (p.batchAxes) c.batchAxes = { ...p.batchAxes };
   if (p.init) c.init = { ...p.init, bound: [...p.init.bound], unused: [...p.init.unused] };
   if (p.ortGradients) c.ortGradients = p.ortGradients.map((x) => ({ ...x }));
   if (p.batch) c.batch = { ...p.batch, ...(p.batch.freed ? { freed: [...p.batch.freed] } : {}) };

@@ -117,6 +117,10 @@ export interface ProgramInfo {
   loss?: LossInfo;
   /** differentiate (build) or find-gradients (rewrite): each parameter's gradient value, in parameter order. */
   gradients?: { param: string; grad: string }[];
+  /** bind-constants: the inputs --constant made initializers. */
+  constants?: string[];
+  /** batch-axes: data inputs whose batch axis (in the model's layout) is not 0. */
+  batchAxes?: Record<string, number>;
   /** bind-parameters: the --init file, the tensors it gave values to, and those the graph has no place for. */
   init?: { file: string; format: string; bound: string[]; unused: string[] };
   /** lower-ort-training: each parameter's gradient value, as ONNX Runtime's accumulators read them. */

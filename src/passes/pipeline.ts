@@ -1,8 +1,8 @@
 /**
  * The pipeline: every pass from a model to its whole training program, in one place.
  *
- *   build:   check-nodes → constants-to-initializers → untie-deduplicated
- *            → name-folded-weights → free-batch-dim → upgrade-opset → discover-parameters  (import)
+ *   build:   check-nodes → bind-constants → constants-to-initializers → untie-deduplicated
+ *            → name-folded-weights → free-batch-dim → batch-axes → upgrade-opset → discover-parameters  (import)
  *            → append-loss → differentiate                                (training)
  *            → insert-optimizer                                           (optimizer)
  *            → loop-steps, derive-eval, derive-gradients, derive-apply    (runtime graphs)
@@ -24,6 +24,8 @@ import { constantsToInitializersPass } from './import/constants-to-initializers.
 import { untieDeduplicatedPass } from './import/untie-deduplicated.js';
 import { nameFoldedWeightsPass } from './import/name-folded-weights.js';
 import { freeBatchDimPass } from './import/free-batch-dim.js';
+import { bindConstantsPass, type ConstantValue } from './import/bind-constants.js';
+import { batchAxesPass } from './import/batch-axes.js';
 import { findGradientsPass, type FindGradientsOptions } from './import/find-gradients.js';
 import { lowerOrtTrainingPass } from './import/lower-ort-training.js';
 import { bindParametersPass, type BindOptions } from './import/bind-parameters.js';
@@ -43,6 +45,10 @@ export interface BuildOptions extends DiscoverOptions, AppendLossOptions, Omit<O
   tieDeduplicated?: boolean;
   /** Keep a batch dimension exported as 1 as it is (default: made symbolic when nothing depends on it). */
   fixedBatch?: boolean;
+  /** Inputs given a fixed value (--constant): initializers from the start. */
+  constants?: Record<string, ConstantValue>;
+  /** Data inputs batched along another axis than 0 (--batch-axis). */
+  batchAxes?: Record<string, number>;
 }
 
 export type RewriteOptions = FindGradientsOptions & OptimizerChoice & Pick<BindOptions, 'init'>;
@@ -64,11 +70,15 @@ export interface TrainingProgram {
   parameters?: ParameterPlan[];
   /** bind-parameters' finding (rewrite --init). */
   init?: { file: string; format: string; bound: string[]; unused: string[] };
+  /** bind-constants: inputs fixed by --constant (build). */
+  constants?: string[];
+  /** batch-axes: data inputs batched along another axis (build). */
+  batchAxes?: Record<string, number>;
   /** free-batch-dim's finding (build). */
   batch?: { freed?: string[]; fixedBy?: string };
 }
 
-export const BUILD_PASSES = ['check-nodes', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
+export const BUILD_PASSES = ['check-nodes', 'bind-constants', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'batch-axes', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
 export const REWRITE_PASSES = ['check-nodes', 'upgrade-opset', 'lower-ort-training', 'bind-parameters', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
@@ -117,6 +127,8 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   const r = new Runner<BuildPass>(run.until, run.ctx ?? {});
   let m = r.apply('check-nodes', checkNodesPass, source, undefined);
   if (r.done) return r.run;
+  m = r.apply('bind-constants', bindConstantsPass, m, { constants: opts.constants });
+  if (r.done) return r.run;
   m = r.apply('constants-to-initializers', constantsToInitializersPass, m, undefined);
   if (r.done) return r.run;
   m = r.apply('untie-deduplicated', untieDeduplicatedPass, m, { keep: opts.tieDeduplicated });
@@ -128,8 +140,10 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   // What export writes the trained weights into: the model as the import passes left its
   // tensors (untied, renamed, re-tied, Constant weights as initializers) and its batch freed,
   // else the source itself.
-  const rewritten = !!m.program?.batch?.freed || (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
+  const rewritten = !!m.program?.batch?.freed || !!m.program?.constants || (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
   const inference = rewritten ? m : source;
+  m = r.apply('batch-axes', batchAxesPass, m, { batchAxes: opts.batchAxes });
+  if (r.done) return r.run;
   m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
   if (r.done) return r.run;
   m = r.apply('discover-parameters', discoverParametersPass, m, { params: opts.params, frozen: opts.frozen });
@@ -149,7 +163,7 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   const grad = r.apply('derive-gradients', deriveGradientsPass, training, { step });
   if (r.done) return r.run;
   const apply = r.apply('derive-apply', deriveApplyPass, stepModel, { opset: defaultOpset(stepModel) });
-  r.run.program = { step, loop, eval: evalModel, grad, apply, inference, loss: withLoss.program!.loss, parameters: training.program!.parameters, ...(training.program!.batch ? { batch: training.program!.batch } : {}) };
+  r.run.program = { step, loop, eval: evalModel, grad, apply, inference, loss: withLoss.program!.loss, parameters: training.program!.parameters, ...(training.program!.batch ? { batch: training.program!.batch } : {}), ...(training.program!.batchAxes ? { batchAxes: training.program!.batchAxes } : {}), ...(training.program!.constants ? { constants: training.program!.constants } : {}) };
   return r.run;
 }
 

@@ -52,6 +52,8 @@ function summarize(m: Model, modified: boolean) {
       origins: m.program?.origins?.map((o) => `${o.name}: ${o.source}${o.from ? ` from ${o.from}` : ''}${o.torch ? ` torch ${o.torch.name}${o.torch.transposed ? ' (transposed)' : ''}${o.torch.aliases ? ` also ${o.torch.aliases.join(', ')}` : ''}` : ''}${o.note ? ` — ${o.note}` : ''}`),
       parameters: m.program?.parameters?.map((p) => `${p.name} [${p.shape.join(', ')}] ${p.trainable ? 'trained' : 'not trained'}: ${p.reason}`),
       batch: m.program?.batch,
+      constants: m.program?.constants,
+      batchAxes: m.program?.batchAxes,
       init: m.program?.init && { ...m.program.init, file: m.program.init.file.slice(REPO.length) },
       ortGradients: m.program?.ortGradients?.map((g) => `${g.param} <- ${g.grad}`),
       loss: m.program?.loss,
