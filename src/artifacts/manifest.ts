@@ -45,6 +45,12 @@ export interface Manifest {
     nonFinite?: NonFiniteMode;
   };
   graphs: { step: string; loop?: string; eval?: string; inference?: string; grad?: string; apply?: string };
+  /**
+   * How loop.onnx handles a non-finite gradient: 'replay' — it applies every update and outputs
+   * the flags; a runtime drops a run with a flag set and replays its steps through step.onnx,
+   * whose guard skips them. Absent (older builds): the loop skips inside (an If per step).
+   */
+  loopSkip?: 'replay';
   state: string;
   parameters: ParameterEntry[];
   inputs: IoEntry<InputRole>[];
@@ -93,6 +99,7 @@ export function validateManifest(m: unknown, source: string): Manifest {
   const g = o.graphs as Record<string, unknown> | undefined;
   if (!g || !isStr(g.step)) throw bad('graphs.step missing');
   if (!isStr(o.state)) throw bad('state missing');
+  if (o.loopSkip !== undefined && o.loopSkip !== 'replay') throw bad('loopSkip is not "replay"');
   for (const f of [g.step, g.loop, g.eval, g.inference, g.grad, g.apply, o.state]) if (f !== undefined && (!isStr(f) || /[\\/]|^\.\.?$/.test(f as string))) throw bad(`file name ${JSON.stringify(f)} must be a plain file name inside the directory`);
   const opt = o.optimizer as Record<string, unknown> | undefined;
   const hp = opt?.hyperparameters as Record<string, unknown> | undefined;

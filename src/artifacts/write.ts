@@ -96,6 +96,7 @@ export function buildManifest(models: ProgramModels, opts: WriteArtifactsOptions
   };
   if (opts.groups?.noDecay) m.optimizer.noDecay = opts.groups.noDecay;
   if (opts.groups?.frozen) m.optimizer.frozen = opts.groups.frozen;
+  if (program.nonFinite !== 'propagate') m.loopSkip = 'replay';
   if (models.eval) m.graphs.eval = 'eval.onnx';
   if (models.inference) m.graphs.inference = 'inference.onnx';
   if (models.grad) m.graphs.grad = 'grad.onnx';

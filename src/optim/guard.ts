@@ -42,3 +42,32 @@ export function emitGuarded(b: GraphBuilder, flag: string, emit: () => Guarded[]
 
   b.add('If', [flag], { then_branch: keep, else_branch: update }, { exact: values.map((v) => v.out) });
 }
+
+/**
+ * The step graph without its guard: the If on `flag` replaced by its update branch, so every
+ * update always applies (the flag is still computed and output). The K-step loop is built from
+ * this: a skipped step inside a loop would cost the If on every step, and non-finite gradients
+ * are rare, so the runtime instead drops a loop run that flagged one and replays its steps
+ * through the guarded step graph (TrainingSession.stepStacked) — the same result.
+ */
+export function withoutGuard(g: Graph, flag: string): Graph {
+  const at = g.nodes.findIndex((n) => n.opType === 'If' && n.inputs[0] === flag);
+  if (at < 0) return g;
+  const guard = g.nodes[at];
+  const update = guard.attributes.find((a) => a.name === 'else_branch')!.value as Graph;
+  const rename = new Map(update.outputs.map((o, i) => [o.name, guard.outputs[i]]));
+  // Renamed where written and where read (AdamW's parameter update reads its new moments).
+  const r = (x: string) => rename.get(x) ?? x;
+  const nodes = update.nodes.map((n) => ({ ...n, inputs: n.inputs.map(r), outputs: n.outputs.map(r) }));
+  // An output the branch passes through unchanged (not produced by a node) needs a copy.
+  const produced = new Set(nodes.flatMap((n) => n.outputs));
+  const copies = update.outputs
+    .map((o, i) => ({ from: o.name, to: guard.outputs[i] }))
+    .filter(({ to }) => !produced.has(to))
+    .map(({ from, to }) => ({ opType: 'Identity', inputs: [from], outputs: [to], attributes: [], name: `${to}.copy` }));
+  const out = new Graph();
+  Object.assign(out, g);
+  out.nodes = [...g.nodes.slice(0, at), ...nodes, ...copies, ...g.nodes.slice(at + 1)];
+  out.initializers = [...g.initializers, ...update.initializers];
+  return out;
+}

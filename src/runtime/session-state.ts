@@ -44,9 +44,14 @@ export class SessionState {
    * Takes the state after `k` steps (one run of the step, loop or apply graph); returns the
    * per-step skip flags (non-finite gradients). With --nonfinite error, a skipped step throws.
    */
-  take(out: ort.InferenceSession.ReturnType, k: number, stepsDone: number): boolean[] {
+  /** The per-step non-finite flags of a run (all false without the flag). */
+  flags(out: ort.InferenceSession.ReturnType, k: number): boolean[] {
     const flag = this.manifest.outputs.find((o) => o.role === 'nonfinite');
-    const flags = flag ? Array.from(out[flag.name].data as Uint8Array, Boolean) : new Array<boolean>(k).fill(false);
+    return flag ? Array.from(out[flag.name].data as Uint8Array, Boolean) : new Array<boolean>(k).fill(false);
+  }
+
+  take(out: ort.InferenceSession.ReturnType, k: number, stepsDone: number): boolean[] {
+    const flags = this.flags(out, k);
     if (flags.some(Boolean) && this.manifest.optimizer.nonFinite === 'error')
       throw new DataError(`a gradient holds NaN or Inf at step ${stepsDone + 1}; the parameters were left unchanged (built with --nonfinite error; lower the learning rate or check the data)`);
     for (const p of this.manifest.parameters) {

@@ -184,6 +184,15 @@ export class TrainingSession {
     this.loopSession ??= await createSession(this.artifacts.path(this.manifest.graphs.loop!), this.exec);
     const { feeds: hyper, lrs } = this.hyperFeeds(k, true);
     const out = await this.loopSession.run({ ...feeds, ...this.state.feeds(), ...hyper });
+    // The loop applies every update (no guard inside: it would cost an If per step). A run that
+    // met a non-finite gradient is dropped — the state is still the one fed in — and its steps
+    // replayed through the guarded step graph, which skips (or, with --nonfinite error, stops
+    // at) exactly the steps the guard would have.
+    if (this.manifest.loopSkip === 'replay' && this.state.flags(out, k).some(Boolean)) {
+      const infos: StepInfo[] = [];
+      for (let i = 0; i < k; i++) infos.push(await this.step(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, unstack(t, i)]))));
+      return infos;
+    }
     const flags = this.take(out, k);
     const lossName = this.manifest.loss?.name;
     const losses = lossName ? (out[lossName].data as TypedArray) : null;
@@ -206,7 +215,9 @@ export class TrainingSession {
   }
 
   private loopApplies(): boolean {
-    return !!this.manifest.graphs.loop && this.gradientAccumulation === 1 && this.manifest.optimizer.nonFinite !== 'error';
+    // --nonfinite error needs the step where it happened: a guarded loop cannot tell it, a
+    // replayed one can.
+    return !!this.manifest.graphs.loop && this.gradientAccumulation === 1 && (this.manifest.optimizer.nonFinite !== 'error' || this.manifest.loopSkip === 'replay');
   }
 
   /**

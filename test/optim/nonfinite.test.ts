@@ -17,15 +17,32 @@ import { tempDir } from '../helpers/tmp.js';
 
 const dir = tempDir();
 const f32 = (v: number[]) => new ort.Tensor('float32', Float32Array.from(v), [v.length]);
+const unstackRow = (t: ort.Tensor, i: number) => {
+  const n = t.dims[1];
+  return f32(Array.from((t.data as Float32Array).slice(i * n, (i + 1) * n)));
+};
 
-async function session(mode: NonFiniteMode) {
-  const program = insertLion(gradientsAsInputs({ a: { dims: [3], values: [1, 2, 3] }, b: { dims: [2], values: [-1, 1] } }), { nonFinite: mode, hyperparameters: { weightDecay: 0.1 } });
-  const out = join(dir, mode);
+let made = 0;
+async function session(mode: NonFiniteMode, optimizer: 'lion' | 'adamw' | 'sgd' = 'lion') {
+  const grads = gradientsAsInputs({ a: { dims: [3], values: [1, 2, 3] }, b: { dims: [2], values: [-1, 1] } });
+  const program = optimizer === 'lion' ? insertLion(grads, { nonFinite: mode, hyperparameters: { weightDecay: 0.1 } }) : insertOptimizer(grads, { optimizer, nonFinite: mode });
+  const out = join(dir, `${mode}-${optimizer}-${made++}`);
   writeArtifacts(out, runtimeGraphs(program), { command: 'test' });
   return TrainingSession.create(out, { lr: 0.01 });
 }
 
-const snapshot = (s: TrainingSession) => ['a', 'b'].flatMap((n) => [...(s.getParameter(n).data as Float32Array), ...(s.getState(n)[0].data as Float32Array)]);
+const snapshot = (s: TrainingSession) => ['a', 'b'].flatMap((n) => [...(s.getParameter(n).data as Float32Array), ...s.getState(n).flatMap((t) => [...(t.data as Float32Array)])]);
+
+/** 8 steps' gradients, [8, n] per input, with NaN at step 3 and -Inf at step 6. */
+function eightSteps() {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    a.push(0.5 - 0.1 * i, i % 2 ? 0.3 : -0.2, 1 - 0.05 * i);
+    b.push(i === 3 ? NaN : 0.7, i === 6 ? -Infinity : -0.4 + 0.1 * i);
+  }
+  return { a, b };
+}
 
 describe('non-finite gradients', () => {
   it('skip (default): NaN or Inf anywhere leaves all state unchanged and counts the step', async () => {
@@ -56,6 +73,46 @@ describe('non-finite gradients', () => {
       const written = program.outputs.filter((o) => o.role === 'param' || o.role === 'state').map((o) => o.name);
       expect([...ifNode.outputs].sort()).toEqual([...written].sort());
     }
+  });
+
+  it.each(['lion', 'adamw', 'sgd'] as const)('%s: the K-step loop (no guard inside) replays a run that met a non-finite gradient: the same state, skips and lrs as single steps', async (optimizer) => {
+    const { a, b } = eightSteps();
+    const loop = await session('skip', optimizer);
+    const single = await session('skip', optimizer);
+    const looped = await loop.stepStacked({ 'g:a': new ort.Tensor('float32', Float32Array.from(a), [8, 3]), 'g:b': new ort.Tensor('float32', Float32Array.from(b), [8, 2]) }, 8);
+    const stepped = [];
+    for (let i = 0; i < 8; i++) stepped.push(await single.step({ 'g:a': f32(a.slice(3 * i, 3 * i + 3)), 'g:b': f32(b.slice(2 * i, 2 * i + 2)) }));
+    expect(looped.map((x) => !!x.skipped)).toEqual([false, false, false, true, false, false, true, false]);
+    expect(looped).toEqual(stepped);
+    expect(snapshot(loop)).toEqual(snapshot(single));
+    expect(loop.skippedSteps).toBe(2);
+    // And without a non-finite gradient the loop's own result is taken: the same as single steps.
+    const clean = { 'g:a': new ort.Tensor('float32', Float32Array.from(a), [8, 3]), 'g:b': new ort.Tensor('float32', Float32Array.from(b.map((v) => (Number.isFinite(v) ? v : 0.1))), [8, 2]) };
+    await loop.stepStacked(clean, 8);
+    for (let i = 0; i < 8; i++) await single.step({ 'g:a': unstackRow(clean['g:a'], i), 'g:b': unstackRow(clean['g:b'], i) });
+    expect(snapshot(loop)).toEqual(snapshot(single));
+    await loop.dispose();
+    await single.dispose();
+  });
+
+  it('the loop graph has no If: its updates always apply, and the manifest says the runtime replays', async () => {
+    const s = await session('skip');
+    expect(s.manifest.loopSkip).toBe('replay');
+    const { loadModel } = await import('../../src/ir/model-io.js');
+    const loopBody = loadModel(join(s.artifacts.dir, 'loop.onnx')).graph.nodes.find((n) => n.opType === 'Loop')!.attributes[0].value as { nodes: { opType: string }[] };
+    expect(loopBody.nodes.some((n) => n.opType === 'If')).toBe(false);
+    await s.dispose();
+  });
+
+  it('error: the loop stops at the step that met it, with the steps before it applied', async () => {
+    const { a, b } = eightSteps();
+    const loop = await session('error');
+    const single = await session('error');
+    await expect(loop.stepStacked({ 'g:a': new ort.Tensor('float32', Float32Array.from(a), [8, 3]), 'g:b': new ort.Tensor('float32', Float32Array.from(b), [8, 2]) }, 8)).rejects.toThrow(/at step 4/);
+    for (let i = 0; i < 3; i++) await single.step({ 'g:a': f32(a.slice(3 * i, 3 * i + 3)), 'g:b': f32(b.slice(2 * i, 2 * i + 2)) });
+    expect(snapshot(loop)).toEqual(snapshot(single));
+    await loop.dispose();
+    await single.dispose();
   });
 
   it('error: stops with a DataError and the state unchanged', async () => {

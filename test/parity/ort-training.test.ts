@@ -56,7 +56,7 @@ function rewriteAndTrain(graph: string, init: string, name: string, inputs: [str
   return { art, rewrite: rw.stdout, losses: readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number) };
 }
 
-describe("ONNX Runtime's training_model.onnx + checkpoint.ckpt", () => {
+describe("ONNX Runtime's training_model.onnx + checkpoint.ckpt", { timeout: 120_000 }, () => {
   const ckpt = join(ROOT, 'checkpoint.ckpt');
   let losses: number[] = [];
 
@@ -110,7 +110,7 @@ describe("ONNX Runtime's training_model.onnx + checkpoint.ckpt", () => {
   });
 });
 
-describe('--init refusals, in one line before any work', () => {
+describe('--init refusals, in one line before any work', { timeout: 120_000 }, () => {
   const graph = join(ROOT, 'training_model.onnx');
   it('no --init for a graph whose parameters are inputs', () => {
     expect(refusedLine(runCli(['rewrite', graph, '--out', join(dir, 'r1')]))).toMatch(/takes its parameters as inputs .* pass their initial weights with --init FILE/);

@@ -62,7 +62,7 @@ function buildAndTrain(m: Model, name: string, buildArgs: string[], hFile: strin
   return { build: b.stdout, losses: readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number) };
 }
 
-describe('--constant and --batch-axis', () => {
+describe('--constant and --batch-axis', { timeout: 120_000 }, () => {
   it('a state batched on axis 1 and a fixed sample rate train as the batch-first model fed transposed arrays', () => {
     const a = buildAndTrain(stateful(false), 'model-layout', ['--constant', 'sr=16000', '--batch-axis', 'h=1'], 'h.npy');
     expect(a.build).toContain('constants: sr (fixed by --constant');

@@ -84,7 +84,7 @@ function train(art: string, batch: number, extra: string[] = []) {
   return { r, losses: r.code === 0 ? readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss as number) : [] };
 }
 
-describe('free-batch-dim', () => {
+describe('free-batch-dim', { timeout: 120_000 }, () => {
   it('makes a batch of 1 symbolic in the inputs, the outputs and the declared values when nothing depends on it', () => {
     const run = runBuild(head(1), { loss: 'bce' }, { until: 'free-batch-dim', ctx: { check: true } });
     const m = run.models['free-batch-dim']!;

@@ -47,7 +47,7 @@ function bce(p: Float32Array, t: Float32Array): number {
   return s / p.length;
 }
 
-describe.each(CASES)('published model $name', (c) => {
+describe.each(CASES)('published model $name', { timeout: 120_000 }, (c) => {
   const model = join(ROOT, c.name, 'model.onnx');
   const art = join(dir, c.name);
   const per = c.row.reduce((a, b) => a * b, 1);

@@ -24,6 +24,8 @@ import { elemTypeOf, shapeOf, tensorType } from '../../ir/value-type.js';
 import type { StepProgram } from '../optimizer/emit-step.js';
 import { expectThat, type Pass } from '../pass.js';
 import { renameAll } from '../../ir/rename.js';
+import { withoutGuard } from '../../optim/guard.js';
+import { NONFINITE_OUTPUT } from '../../optim/nonfinite.js';
 
 const SUFFIX = '/loop';
 
@@ -32,7 +34,8 @@ export function loopSteps(step: StepProgram): Model {
   // The loop's own nodes take Squeeze/Unsqueeze axes as inputs.
   if (defaultOpset(src) < 13)
     throw new GraphError(`the step graph imports ONNX opset ${defaultOpset(src)}; the K-step loop needs opset 13 or later (the build and rewrite pipelines upgrade it first)`);
-  const body = cloneGraph(src.graph);
+  // Unguarded: the runtime replays a loop run that flagged a non-finite gradient (optim/guard.ts).
+  const body = withoutGuard(cloneGraph(src.graph), NONFINITE_OUTPUT);
   body.name = 'lion_step';
   // Hyperparameters other than the per-step ones (lr, AdamW's step) are the same for all K
   // steps: the body reads the outer ones. So are frozen parameters (inputs, not updated).
