@@ -65,19 +65,35 @@ export function cudaProviderInstalled(): boolean {
 }
 
 /**
+ * The graph with these inputs declared at exactly these shapes (runtime/specialized-sessions.ts):
+ * onnxruntime's own optimizer then folds the shape plumbing that depends on them (Shape,
+ * Gather, Concat, Equal, the dynamic unbroadcasts…), which it cannot while a dim is symbolic.
+ */
+function specialize(model: Model, shapes: Record<string, readonly number[]>): Uint8Array {
+  for (const i of model.graph.inputs) {
+    const s = shapes[i.name];
+    const t = i.type?.tensor_type;
+    if (!s || !t) continue;
+    t.shape = { dim: s.map((d) => ({ dim_value: d })) };
+  }
+  return modelToBytes(model);
+}
+
+/**
  * Creates a session, turning a missing CUDA provider into a RuntimeSetupError. The graph is read
  * and checked by lion-onnx first: onnxruntime aborts the whole process on some malformed graphs
  * (a Mul with one input, a tensor whose data does not match its dims; found by fuzzing, see
  * onnx/node-check.ts). What onnxruntime still refuses, at load or when running, becomes one
  * typed line instead of its multi-line native message.
  */
-export async function createSession(model: string | Uint8Array, opts: ExecutionOptions): Promise<ort.InferenceSession> {
+export async function createSession(model: string | Uint8Array, opts: ExecutionOptions, inputShapes?: Record<string, readonly number[]>): Promise<ort.InferenceSession> {
   const so = sessionOptions(opts);
   if (opts.executionProvider === 'cuda' && !cudaProviderInstalled()) throw new RuntimeSetupError(CUDA_INSTALL_HINT);
   const source = typeof model === 'string' ? model : 'the model';
   const graph = typeof model === 'string' ? loadModel(model) : loadModelFromBytes(model, { source });
   checkNodes(graph, source);
-  const input = withoutTrailingEmptyInputs(graph) ?? model;
+  const trimmed = withoutTrailingEmptyInputs(graph);
+  const input = inputShapes ? specialize(graph, inputShapes) : (trimmed ?? model);
   let session: ort.InferenceSession;
   try {
     session = typeof input === 'string' ? await ort.InferenceSession.create(input, so) : await ort.InferenceSession.create(input, so);

@@ -20,6 +20,7 @@ import { GradientAccumulator } from './accumulation.js';
 import { batchRows, sliceRows, toFeeds, type Batch } from './batch.js';
 import { checkEvalGraph, evaluateBatches, type EvalResult } from './evaluation.js';
 import { createSession, type ExecutionOptions } from './execution-provider.js';
+import { SpecializedSessions } from './specialized-sessions.js';
 import { writeExport, type ExportOptions } from './export-model.js';
 import { hyperparameterFeeds } from './hyper-feeds.js';
 import { learningRate, type Schedule } from './schedule.js';
@@ -38,6 +39,11 @@ export interface TrainingSessionOptions extends ExecutionOptions {
   gradientAccumulation?: number;
   /** Steps per ONNX run for stepMany/train (an ONNX Loop keeps the state in ORT). Default 8. */
   stepsPerRun?: number;
+  /**
+   * Specialize the step and loop graphs to the shapes fed (default true): onnxruntime then folds
+   * their shape plumbing (runtime/specialized-sessions.ts). False keeps the general graphs.
+   */
+  specialize?: boolean;
 }
 
 export interface StepInfo {
@@ -63,7 +69,8 @@ export class TrainingSession {
   skippedSteps = 0;
   private readonly exec: ExecutionOptions;
   private readonly stepSession: ort.InferenceSession;
-  private loopSession: ort.InferenceSession | null = null;
+  private readonly steps: SpecializedSessions;
+  private readonly loops: SpecializedSessions | null;
   private evalSession: ort.InferenceSession | null = null;
   private readonly state: SessionState;
   private readonly accumulator: GradientAccumulator;
@@ -89,6 +96,10 @@ export class TrainingSession {
     this.state.load(state, artifacts.path(this.manifest.state));
     this.accumulator = new GradientAccumulator(artifacts, this.exec);
     this.checkStepGraph();
+    const specialize = opts.specialize ?? true;
+    const perStep = this.manifest.perStep.map((k) => this.manifest.hyperparameterInputs[k]);
+    this.steps = new SpecializedSessions(artifacts.path(this.manifest.graphs.step), this.exec, this.manifest.dataInputs, specialize, stepSession);
+    this.loops = this.manifest.graphs.loop ? new SpecializedSessions(artifacts.path(this.manifest.graphs.loop), this.exec, [...this.manifest.dataInputs, ...perStep], specialize) : null;
   }
 
   /** onnxruntime-node silently ignores feeds that are not graph inputs: the names are checked once. */
@@ -160,7 +171,7 @@ export class TrainingSession {
       return this.applyAccumulated();
     }
     const { feeds: hyper, lrs } = this.hyperFeeds(1, false);
-    const out = await this.stepSession.run({ ...feeds, ...this.state.feeds(), ...hyper });
+    const out = await (await this.steps.for(feeds)).run({ ...feeds, ...this.state.feeds(), ...hyper });
     const [skipped] = this.take(out, 1);
     this.stepsDone++;
     return { step: this.stepsDone, loss: this.lossOf(out), lr: lrs[0], ...(skipped ? { skipped } : {}) };
@@ -181,9 +192,9 @@ export class TrainingSession {
       for (let i = 0; i < k; i++) infos.push(await this.step(Object.fromEntries(Object.entries(feeds).map(([n, t]) => [n, unstack(t, i)]))));
       return infos;
     }
-    this.loopSession ??= await createSession(this.artifacts.path(this.manifest.graphs.loop!), this.exec);
     const { feeds: hyper, lrs } = this.hyperFeeds(k, true);
-    const out = await this.loopSession.run({ ...feeds, ...this.state.feeds(), ...hyper });
+    const all = { ...feeds, ...this.state.feeds(), ...hyper };
+    const out = await (await this.loops!.for(all)).run(all);
     // The loop applies every update (no guard inside: it would cost an If per step). A run that
     // met a non-finite gradient is dropped — the state is still the one fed in — and its steps
     // replayed through the guarded step graph, which skips (or, with --nonfinite error, stops
@@ -311,7 +322,9 @@ export class TrainingSession {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const s of [this.stepSession, this.loopSession, this.evalSession]) await s?.release();
+    await this.steps.release();
+    await this.loops?.release();
+    await this.evalSession?.release();
     await this.accumulator.dispose();
   }
 }
