@@ -5,6 +5,9 @@
 import { addGrad, divGrad, maxGrad, meanGrad, minGrad, mulGrad, negGrad, powGrad, subGrad, sumGrad, whereGrad } from './rules/arithmetic.js';
 import { convGrad } from './rules/conv.js';
 import { ifGrad } from './rules/control-flow.js';
+import { loopGrad } from './rules/loop.js';
+import { gruGrad, lstmGrad } from './rules/recurrent.js';
+import { scanGrad } from './rules/scan.js';
 import { gatherElementsGrad, gatherGrad } from './rules/gather.js';
 import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
@@ -87,8 +90,12 @@ const RULES: GradRule[] = [
   layerNormalizationGrad,
   softmaxGrad,
   logSoftmaxGrad,
+  lstmGrad,
+  gruGrad,
   // control flow
   ifGrad,
+  loopGrad,
+  scanGrad,
 ];
 
 const BY_OP = new Map<string, GradRule>();

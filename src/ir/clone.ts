@@ -45,6 +45,7 @@ export function cloneProgram(p: ProgramInfo): ProgramInfo {
   if (p.batchAxes) c.batchAxes = { ...p.batchAxes };
   if (p.init) c.init = { ...p.init, bound: [...p.init.bound], unused: [...p.init.unused] };
   if (p.ortGradients) c.ortGradients = p.ortGradients.map((x) => ({ ...x }));
+  if (p.folded) c.folded = p.folded.map((x) => ({ ...x }));
   if (p.batch) c.batch = { ...p.batch, ...(p.batch.freed ? { freed: [...p.batch.freed] } : {}) };
   if (p.step) c.step = { ...p.step };
   return c;

@@ -125,6 +125,8 @@ export interface ProgramInfo {
   init?: { file: string; format: string; bound: string[]; unused: string[] };
   /** lower-ort-training: each parameter's gradient value, as ONNX Runtime's accumulators read them. */
   ortGradients?: { param: string; grad: string }[];
+  /** fold-constant-if: the If nodes replaced by the branch they take, with the branch taken. */
+  folded?: { node: string; branch: 'then' | 'else' }[];
   /** free-batch-dim: the data inputs whose batch of 1 became symbolic, or why it stays 1. */
   batch?: { freed?: string[]; fixedBy?: string };
   /** insert-optimizer: the step graph's contract. */

@@ -76,6 +76,7 @@ export class ShapeInfo {
     old.shape = mergeShapes(old.shape, f.shape);
     old.elemType ??= f.elemType;
     old.value ??= f.value;
+    old.partial ??= f.partial;
   }
 
   private inferSafe(n: Node): void {
@@ -94,7 +95,10 @@ export class ShapeInfo {
     if (!rule) return;
     const f = (i: number): ValueFacts => (n.inputs[i] ? (this.facts.get(n.inputs[i]) ?? this.outer?.get(n.inputs[i]) ?? {}) : {});
     const out = (i: number, facts: ValueFacts) => {
+      if (!facts.value && facts.partial?.every((d) => typeof d === 'number')) facts.value = facts.partial as number[];
+      if (facts.value) delete facts.partial;
       if (facts.value && facts.value.length > MAX_TRACKED) delete facts.value;
+      if (facts.partial && facts.partial.length > MAX_TRACKED) delete facts.partial;
       this.merge(n.outputs[i], facts);
     };
     const c: ShapeContext = {
@@ -104,6 +108,7 @@ export class ShapeInfo {
       S: (i) => f(i).shape,
       T: (i) => f(i).elemType,
       V: (i) => f(i).value,
+      P: (i) => f(i).value ?? f(i).partial,
       val: (name) => (this.facts.get(name) ?? this.outer?.get(name))?.value,
       out,
       same: (t = f(0).elemType) => out(0, { shape: f(0).shape, elemType: t }),

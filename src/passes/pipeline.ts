@@ -2,7 +2,8 @@
  * The pipeline: every pass from a model to its whole training program, in one place.
  *
  *   build:   check-nodes → bind-constants → constants-to-initializers → untie-deduplicated
- *            → name-folded-weights → free-batch-dim → batch-axes → upgrade-opset → discover-parameters  (import)
+ *            → name-folded-weights → free-batch-dim → upgrade-opset → fold-constant-if
+ *            → batch-axes → discover-parameters                              (import)
  *            → append-loss → differentiate                                (training)
  *            → insert-optimizer                                           (optimizer)
  *            → loop-steps, derive-eval, derive-gradients, derive-apply    (runtime graphs)
@@ -19,6 +20,7 @@ import type { LossInfo, ParameterPlan } from '../ir/program.js';
 import { runPass, type Pass, type PassContext } from './pass.js';
 import { checkNodesPass } from './import/check-nodes.js';
 import { upgradeOpsetPass } from './import/upgrade-opset.js';
+import { foldConstantIfPass } from './import/fold-constant-if.js';
 import { discoverParametersPass, type DiscoverOptions } from './import/discover-parameters.js';
 import { constantsToInitializersPass } from './import/constants-to-initializers.js';
 import { untieDeduplicatedPass } from './import/untie-deduplicated.js';
@@ -78,7 +80,7 @@ export interface TrainingProgram {
   batch?: { freed?: string[]; fixedBy?: string };
 }
 
-export const BUILD_PASSES = ['check-nodes', 'bind-constants', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'batch-axes', 'upgrade-opset', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
+export const BUILD_PASSES = ['check-nodes', 'bind-constants', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'upgrade-opset', 'fold-constant-if', 'batch-axes', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
 export const REWRITE_PASSES = ['check-nodes', 'upgrade-opset', 'lower-ort-training', 'bind-parameters', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
@@ -141,10 +143,17 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   // tensors (untied, renamed, re-tied, Constant weights as initializers) and its batch freed,
   // else the source itself.
   const rewritten = !!m.program?.batch?.freed || !!m.program?.constants || (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
-  const inference = rewritten ? m : source;
-  m = r.apply('batch-axes', batchAxesPass, m, { batchAxes: opts.batchAxes });
-  if (r.done) return r.run;
+  let inference = rewritten ? m : source;
   m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
+  if (r.done) return r.run;
+  // After free-batch-dim: a condition on a batch exported as 1 is not known once the batch is freed.
+  const unfolded = m;
+  m = r.apply('fold-constant-if', foldConstantIfPass, m, undefined);
+  if (r.done) return r.run;
+  // Weights that lived in a folded branch are the main graph's now: export writes them there.
+  if (m !== unfolded) inference = m;
+  // After the inference model is taken: the export keeps the model's own layout.
+  m = r.apply('batch-axes', batchAxesPass, m, { batchAxes: opts.batchAxes });
   if (r.done) return r.run;
   m = r.apply('discover-parameters', discoverParametersPass, m, { params: opts.params, frozen: opts.frozen });
   if (r.done) return r.run;

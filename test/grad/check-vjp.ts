@@ -6,7 +6,7 @@
  * in onnxruntime-node, and compares every analytic dL/dx with central finite differences of L.
  * Graphs are built in float64 when ORT has float64 kernels for every op involved, else in
  * float32 with a looser step and tolerance. It throws when the error is over tolerance, so a
- * table test is one `await checkVjp(spec)` per line.
+ * table test is one `await checkVjp(spec)` per line. VJP_LOG=1 prints each check's errors.
  */
 import * as ort from 'onnxruntime-node';
 import { buildBackward } from '../../src/grad/backward.js';
@@ -286,6 +286,7 @@ export async function checkVjp(spec: VjpSpec, opts: VjpOptions = {}): Promise<Vj
       if (want === 'float64' || !isMissingKernel(e)) throw e;
       report = await runOnce(spec, DataType.FLOAT, opts);
     }
+  if (process.env.VJP_LOG) console.log(`VJP ${spec.op ?? 'graph'} ${report.dtype} rel ${report.maxRelErr.toExponential(2)} abs ${report.maxAbsErr.toExponential(2)} maxGrad ${report.maxGrad.toFixed(3)} nodes ${report.backwardNodes}`);
   const tol = opts.tol ?? (report.dtype === 'float64' ? 1e-6 : 2e-2);
   if (!(report.maxRelErr <= tol))
     throw new Error(`${spec.op ?? 'graph'} (${report.dtype}): gradient error ${report.maxRelErr.toExponential(2)} over tolerance ${tol}; worst at ${report.worst}`);

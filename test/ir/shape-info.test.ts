@@ -40,6 +40,31 @@ describe('ShapeInfo', () => {
     expect(info.shape(t)).toEqual([4, 'batch', 8]);
     expect(info.shape(r)).toEqual([4, 'batch']);
   });
+
+  it('knows the static elements of a partly symbolic shape, and comparisons and casts of them (If conditions)', () => {
+    const g = new Graph();
+    g.inputs = [{ name: 'h', type: tensorType(DataType.FLOAT, [2, 'batch', 64]) }];
+    const b = new GraphBuilder(g);
+    const s = b.op('Shape', ['h']);
+    const at = (i: number) => b.op('Gather', [s, b.constant('i', DataType.INT64, [], [i])], { axis: 0 });
+    const [d0, d1] = [at(0), at(1)];
+    const info = new ShapeInfo(g, 17);
+    expect(info.value(s)).toBeUndefined();
+    expect(info.value(d0)).toEqual([2]);
+    expect(info.value(d1)).toBeUndefined();
+    // silero VAD's condition: Cast<bool>(Shape(h)[0]); a symbolic dim cast to bool stays unknown (it could be 0).
+    expect(info.value(b.op('Cast', [d0], { to: DataType.BOOL }))).toEqual([1]);
+    expect(info.value(b.op('Cast', [d1], { to: DataType.BOOL }))).toBeUndefined();
+    const two = b.constant('two', DataType.INT64, [], [2]);
+    expect(info.value(b.op('Equal', [d0, two]))).toEqual([1]);
+    expect(info.value(b.op('Not', [b.op('Greater', [d0, two])]))).toEqual([1]);
+    expect(info.value(b.op('Equal', [d1, two]))).toBeUndefined();
+    // Slices and concatenations keep the known elements.
+    const tail = b.op('Slice', [s, b.int64s('st', [1]), b.int64s('en', [3])]);
+    expect(info.value(b.op('Gather', [tail, b.constant('i', DataType.INT64, [], [1])], { axis: 0 }))).toEqual([64]);
+    const cat = b.op('Concat', [b.int64s('one', [1]), s], { axis: 0 });
+    expect(info.value(b.op('Gather', [cat, b.int64s('ix', [0, 3])], { axis: 0 }))).toEqual([1, 64]);
+  });
 });
 
 describe('broadcastAxes (static unbroadcast decisions)', () => {

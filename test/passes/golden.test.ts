@@ -31,7 +31,7 @@ interface Case {
 
 const io = (v: { name: string; type?: Parameters<typeof shapeOf>[0] }) => `${v.name}: ${dataTypeName(v.type?.tensor_type?.elem_type ?? 0)} ${formatShape(shapeOf(v.type))}`;
 
-/** What a pass made, as plain data that reads well in a diff. */
+/** What a pass made, as plain data that reads well in a diff (paths relative to the checkout, which may be anywhere). */
 function summarize(m: Model, modified: boolean) {
   const ops: Record<string, number> = {};
   let subgraphs = 0;
@@ -49,11 +49,12 @@ function summarize(m: Model, modified: boolean) {
     ops: Object.fromEntries(Object.entries(ops).sort(([a], [b]) => a.localeCompare(b))),
     subgraphs,
     program: {
-      origins: m.program?.origins?.map((o) => `${o.name}: ${o.source}${o.from ? ` from ${o.from}` : ''}${o.torch ? ` torch ${o.torch.name}${o.torch.transposed ? ' (transposed)' : ''}${o.torch.aliases ? ` also ${o.torch.aliases.join(', ')}` : ''}` : ''}${o.note ? ` — ${o.note}` : ''}`),
+      origins: m.program?.origins?.map((o) => `${o.name}: ${o.source}${o.from ? ` from ${o.from}` : ''}${o.torch ? ` torch ${o.torch.name}${o.torch.transposed ? ' (transposed)' : ''}${o.torch.aliases ? ` also ${o.torch.aliases.join(', ')}` : ''}` : ''}${o.note ? ` — ${o.note.replaceAll(REPO, '')}` : ''}`),
       parameters: m.program?.parameters?.map((p) => `${p.name} [${p.shape.join(', ')}] ${p.trainable ? 'trained' : 'not trained'}: ${p.reason}`),
       batch: m.program?.batch,
       constants: m.program?.constants,
       batchAxes: m.program?.batchAxes,
+      folded: m.program?.folded?.map((f) => `${f.node}: ${f.branch}`),
       init: m.program?.init && { ...m.program.init, file: m.program.init.file.slice(REPO.length) },
       ortGradients: m.program?.ortGradients?.map((g) => `${g.param} <- ${g.grad}`),
       loss: m.program?.loss,

@@ -3,11 +3,12 @@ import type { ShapeRule, ValueFacts } from './types.js';
 import { attrInt } from '../attributes.js';
 import { DataType } from '../../onnx/data-types.js';
 import { INT_TYPES, broadcastShapes, intArith } from './facts.js';
+import type { Dim } from '../value-type.js';
 
 export const sameShapeRule: ShapeRule = {
   ops: ['Identity', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Erf', 'Reciprocal', 'Softplus', 'Elu', 'Gelu', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Softmax', 'LogSoftmax', 'Clip', 'HardSigmoid', 'HardSwish', 'Selu', 'Celu', 'Mish', 'LRN', 'CumSum', 'InstanceNormalization', 'BatchNormalization', 'LayerNormalization'],
   infer: (c) => {
-    const { V, out, same, op } = c;
+    const { V, P, out, same, op } = c;
     same();
     if (op === 'LayerNormalization' && (c.node.outputs[1] || c.node.outputs[2])) {
       // Mean and InvStdDev: the input's shape with the normalized axes 1, in stash_type (float).
@@ -18,9 +19,10 @@ export const sameShapeRule: ShapeRule = {
       out(1, stat);
       out(2, { ...stat });
     }
-    if (op === 'Identity' || op === 'Neg' || op === 'Abs') {
+    if (op === 'Identity') out(0, { partial: P(0) });
+    else if (op === 'Neg' || op === 'Abs') {
       const v = V(0);
-      if (v) out(0, { value: op === 'Neg' ? v.map((x) => -x) : op === 'Abs' ? v.map(Math.abs) : v });
+      if (v) out(0, { value: op === 'Neg' ? v.map((x) => -x) : v.map(Math.abs) });
     }
   },
 };
@@ -37,8 +39,10 @@ export const dropoutRule: ShapeRule = {
 export const boolSameShapeRule: ShapeRule = {
   ops: ['IsNaN', 'IsInf', 'Not'],
   infer: (c) => {
-    const { same } = c;
+    const { V, out, same, op } = c;
     same(DataType.BOOL);
+    const v = V(0);
+    if (op === 'Not' && v) out(0, { value: v.map((x) => +!x) });
   },
 };
 
@@ -57,8 +61,9 @@ export const broadcastRule: ShapeRule = {
 export const comparisonRule: ShapeRule = {
   ops: ['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor'],
   infer: (c) => {
-    const { S, out } = c;
-    out(0, { shape: broadcastShapes([S(0), S(1)]), elemType: DataType.BOOL });
+    const { S, V, out, op } = c;
+    const [a, b] = [V(0), V(1)];
+    out(0, { shape: broadcastShapes([S(0), S(1)]), elemType: DataType.BOOL, value: a && b ? intArith(op, a, b) : undefined });
   },
 };
 
@@ -73,10 +78,13 @@ export const whereRule: ShapeRule = {
 export const castRule: ShapeRule = {
   ops: ['Cast'],
   infer: (c) => {
-    const { S, V, out, node: n } = c;
+    const { S, P, out, node: n } = c;
     const to = attrInt(n, 'to', 0);
-    const v = V(0);
-    out(0, { shape: S(0), elemType: to, value: v && INT_TYPES.has(to) ? v.map(Math.trunc) : undefined });
+    const v = P(0);
+    // To bool, any nonzero is true (silero's If conditions are Cast<bool>(Shape(h)[0])); an
+    // unknown dim could be 0.
+    const cast = (x: Dim) => (typeof x !== 'number' ? (to === DataType.BOOL ? null : x) : to === DataType.BOOL ? +(x !== 0) : Math.trunc(x));
+    out(0, { shape: S(0), elemType: to, partial: v && INT_TYPES.has(to) ? v.map(cast) : undefined });
   },
 };
 

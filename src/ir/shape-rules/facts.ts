@@ -107,6 +107,15 @@ export function intArith(op: string, a: number[], b: number[]): number[] | undef
     Div: (x, y) => Math.trunc(x / y),
     Max: Math.max,
     Min: Math.min,
+    // Comparisons and logic give bools (1/0): If conditions are made of them.
+    Equal: (x, y) => +(x === y),
+    Less: (x, y) => +(x < y),
+    Greater: (x, y) => +(x > y),
+    LessOrEqual: (x, y) => +(x <= y),
+    GreaterOrEqual: (x, y) => +(x >= y),
+    And: (x, y) => +(!!x && !!y),
+    Or: (x, y) => +(!!x || !!y),
+    Xor: (x, y) => +(!!x !== !!y),
   };
   const fn = f[op];
   return fn ? Array.from({ length: n }, (_, i) => fn(at(a, i), at(b, i))) : undefined;

@@ -7,7 +7,7 @@ import { normAxis } from './facts.js';
 export const gatherRule: ShapeRule = {
   ops: ['Gather'],
   infer: (c) => {
-    const { S, T, V, out, node: n } = c;
+    const { S, T, V, P, out, node: n } = c;
     const s = S(0);
     const idx = S(1);
     if (!s || !idx) {
@@ -16,9 +16,9 @@ export const gatherRule: ShapeRule = {
     }
     const axis = normAxis(attrInt(n, 'axis', 0), s.length);
     const facts: ValueFacts = { shape: [...s.slice(0, axis), ...idx, ...s.slice(axis + 1)], elemType: T(0) };
-    const v = V(0);
+    const v = P(0);
     const iv = V(1);
-    if (v && iv && s.length === 1 && typeof s[0] === 'number') facts.value = iv.map((i) => v[i < 0 ? i + (s[0] as number) : i]);
+    if (v && iv && s.length === 1 && typeof s[0] === 'number') facts.partial = iv.map((i) => v[i < 0 ? i + (s[0] as number) : i]);
     out(0, facts);
   },
 };

@@ -11,6 +11,7 @@ import { matMulRule, gemmRule } from './linalg.js';
 import { reduceRule } from './reduce.js';
 import { slidingWindowRule, globalPoolRule } from './nn.js';
 import { lossRule } from './losses.js';
+import { ifRule, loopRule, scanRule, recurrentRule } from './control.js';
 
 const RULES: ShapeRule[] = [
   lossRule,
@@ -49,6 +50,10 @@ const RULES: ShapeRule[] = [
   reduceRule,
   slidingWindowRule,
   globalPoolRule,
+  ifRule,
+  loopRule,
+  scanRule,
+  recurrentRule,
 ];
 
 const BY_OP = new Map<string, ShapeRule>();

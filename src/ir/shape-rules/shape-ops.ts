@@ -18,7 +18,7 @@ export const shapeOfRule: ShapeRule = {
     const endAttr = attrInt(n, 'end');
     const end = endAttr === undefined ? s.length : normAxis(endAttr, s.length);
     const dims = s.slice(Math.max(0, start), Math.min(s.length, end));
-    out(0, { elemType: DataType.INT64, shape: [dims.length], value: isStatic(dims) ? dims : undefined });
+    out(0, { elemType: DataType.INT64, shape: [dims.length], partial: dims });
   },
 };
 
@@ -34,7 +34,7 @@ export const sizeRule: ShapeRule = {
 export const unsqueezeRule: ShapeRule = {
   ops: ['Unsqueeze'],
   infer: (c) => {
-    const { S, T, V, val, out, node: n, opset } = c;
+    const { S, T, P, val, out, node: n, opset } = c;
     const axes = axesOf(n, opset, 13, val);
     const s = S(0);
     if (!s || !axes) {
@@ -46,14 +46,14 @@ export const unsqueezeRule: ShapeRule = {
     const shape: Dim[] = [];
     let k = 0;
     for (let i = 0; i < rank; i++) shape.push(ax.has(i) ? 1 : s[k++]);
-    out(0, { shape, elemType: T(0), value: V(0) });
+    out(0, { shape, elemType: T(0), partial: P(0) });
   },
 };
 
 export const squeezeRule: ShapeRule = {
   ops: ['Squeeze'],
   infer: (c) => {
-    const { S, T, V, val, out, node: n, opset } = c;
+    const { S, T, P, val, out, node: n, opset } = c;
     const axes = axesOf(n, opset, 13, val);
     const s = S(0);
     if (!s || axes === undefined) {
@@ -66,14 +66,14 @@ export const squeezeRule: ShapeRule = {
       const ax = new Set(axes.map((a) => normAxis(a, s.length)));
       shape = s.filter((_, i) => !ax.has(i));
     }
-    out(0, { shape, elemType: T(0), value: V(0) });
+    out(0, { shape, elemType: T(0), partial: P(0) });
   },
 };
 
 export const concatRule: ShapeRule = {
   ops: ['Concat'],
   infer: (c) => {
-    const { S, T, V, out, node: n } = c;
+    const { S, T, P, out, node: n } = c;
     const shapes = n.inputs.map((_, i) => S(i));
     const facts: ValueFacts = { elemType: T(0) };
     if (shapes.every((s) => s)) {
@@ -85,8 +85,8 @@ export const concatRule: ShapeRule = {
       shape[axis] = total;
       for (let d = 0; d < rank; d++) if (d !== axis) for (const s of shapes as Dim[][]) shape[d] = mergeShapes([shape[d]], [s[d]])![0];
       facts.shape = shape;
-      const vals = n.inputs.map((_, i) => V(i));
-      if (rank === 1 && vals.every((v) => v)) facts.value = vals.flat() as number[];
+      const vals = n.inputs.map((_, i) => P(i));
+      if (rank === 1 && vals.every((v) => v)) facts.partial = vals.flat() as Dim[];
     }
     out(0, facts);
   },
@@ -204,7 +204,7 @@ export const splitRule: ShapeRule = {
 export const sliceRule: ShapeRule = {
   ops: ['Slice'],
   infer: (c) => {
-    const { S, T, V, out, node: n } = c;
+    const { S, T, V, P, out, node: n } = c;
     const s = S(0);
     if (!s) return out(0, { elemType: T(0) });
     const [starts, ends] = [V(1), V(2)];
@@ -219,8 +219,8 @@ export const sliceRule: ShapeRule = {
         shape[ax] = typeof d === 'number' ? (sliceSpan(d, starts[j], ends[j], steps[j])?.length ?? null) : null;
       });
       facts.shape = shape;
-      const v = V(0);
-      if (v && s.length === 1 && typeof s[0] === 'number' && s[0] <= MAX_TRACKED && axes.length === 1) facts.value = sliceRange(s[0], starts[0], ends[0], steps[0]).map((i) => v[i]);
+      const v = P(0);
+      if (v && s.length === 1 && typeof s[0] === 'number' && s[0] <= MAX_TRACKED && axes.length === 1) facts.partial = sliceRange(s[0], starts[0], ends[0], steps[0]).map((i) => v[i]);
     } else facts.shape = s.map(() => null);
     out(0, facts);
   },

@@ -8,6 +8,12 @@ export interface ValueFacts {
   elemType?: number;
   /** Values of a small integer tensor (shape plumbing folds to constants). */
   value?: number[];
+  /**
+   * The elements of a 1-D or scalar integer tensor made from shapes when only some are known:
+   * Shape of [2, batch, 64] is [2, 'batch', 64], so Gather(…, 0) of it is known to be 2 (an If
+   * condition silero VAD computes). Symbolic or null where unknown; `value` once all are numbers.
+   */
+  partial?: Dim[];
 }
 
 export interface ShapeContext {
@@ -20,6 +26,8 @@ export interface ShapeContext {
   S(i: number): Dim[] | undefined;
   T(i: number): number | undefined;
   V(i: number): number[] | undefined;
+  /** Elements of input i, known or not (`value` when every one is known, else `partial`). */
+  P(i: number): Dim[] | undefined;
   /** Values of any value by name. */
   val(name: string): number[] | undefined;
   /** Records what is known about output i (merged with what was known). */
