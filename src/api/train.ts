@@ -202,7 +202,7 @@ function prepare(session: TrainingSession, opts: TrainOptions) {
   const root = opts.checkpointDir ?? join(session.artifacts.dir, CHECKPOINTS_DIR);
   const rootFlag = opts.checkpointDir ? '--checkpoint-dir' : 'checkpoint folder';
   prepareRoot(root, rootFlag, false);
-  if (opts.log !== undefined) checkOutputFile(opts.log, { flag: '--log', isOwn: (p) => isLionOnnxLog(p) && (!!opts.resume || !!opts.overwrite), overwrite: false, createsFolder: true });
+  if (opts.log !== undefined) checkOutputFile(opts.log, { flag: '--log', isOwn: isLionOnnxLog, overwrite: false, createsFolder: true });
   // A fresh run may reuse the log of a run that never saved a checkpoint (killed early): that
   // run is gone. The log of a run that still has checkpoints is kept unless --overwrite.
   if (opts.log !== undefined && !opts.resume && !opts.overwrite && existsSync(opts.log) && statSync(opts.log).size > 0) {

@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../../src/artifacts/checkpoint.js';
@@ -94,5 +94,24 @@ describe('training runs', { timeout: 120_000 }, () => {
     const after = runCli(['train', art, ...data, '--steps', '2']);
     expect(after.code, after.stderr).toBe(0);
     expect(existsSync(join(art, 'train.lock'))).toBe(false);
+  });
+
+  it("a fresh run takes over the log of a run that saved no checkpoint, and refuses one whose run has checkpoints", () => {
+    const d = join(root, 'logs');
+    expect(runCli(['build', join(MLP, 'model.onnx'), '--loss', 'cross-entropy', '--out', d]).code).toBe(0);
+    const log = join(root, 'logs.jsonl');
+    // As a run killed before its first checkpoint leaves it: its folder (empty) and its log lines.
+    const first = runCli(['train', d, ...data, '--steps', '2', '--log', log]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(readdirSync(join(d, 'checkpoints', 'run-0001'))).toHaveLength(2);
+    for (const f of readdirSync(join(d, 'checkpoints', 'run-0001'))) rmSync(join(d, 'checkpoints', 'run-0001', f));
+    const again = runCli(['train', d, ...data, '--steps', '3', '--log', log]);
+    expect(again.code, again.stderr).toBe(0);
+    // The abandoned run's folder is removed (it held nothing), so the new run is run-0001 again.
+    expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => [JSON.parse(l).run, JSON.parse(l).step])).toEqual([['run-0001', 1], ['run-0001', 2], ['run-0001', 3]]);
+    // Now run-0001 has a checkpoint: a third fresh run may not take its log.
+    const before = readFileSync(log, 'utf8');
+    expect(refusedLine(runCli(['train', d, ...data, '--steps', '1', '--log', log]))).toMatch(/--log .*logs\.jsonl holds the log of an earlier run \(run-0001\).*--resume.*--overwrite/);
+    expect(readFileSync(log, 'utf8')).toBe(before);
   });
 });
