@@ -21,6 +21,8 @@ export interface LossOptions {
   targetName?: string;
   /** Cross-entropy only: element type of the class indices; default int64. */
   targetType?: 'int64' | 'int32';
+  /** bce only: the output is a probability, not a logit (BCE on probabilities, as torch's BCELoss). */
+  probabilities?: boolean;
   opset: number;
 }
 
@@ -32,7 +34,10 @@ export interface LossOptions {
  *   indices shaped [...]; mean over all positions of -log_softmax(x)[target] (PyTorch's
  *   F.cross_entropy on the flattened logits). A target outside [-C, C) contributes 0.
  * - mse: mean((y - t)²), t shaped and typed like y.
- * - bce: binary cross-entropy on logits, mean of max(x,0) - x·t + log(1 + exp(-|x|)).
+ * - bce: binary cross-entropy on logits, mean of max(x,0) - x·t + log(1 + exp(-|x|)); with
+ *   `probabilities`, on probabilities p: mean of -(t·log p + (1 - t)·log(1 - p)), p clipped to
+ *   [1e-7, 1 - 1e-7] (torch's BCELoss clamps the logs at -100 instead; they differ only where p
+ *   is within 1e-7 of 0 or 1, where the clip also stops the gradient).
  */
 export function appendLoss(graph: Graph, opts: LossOptions): { loss: string; target: string } {
   const { kind, output, opset } = opts;
@@ -60,7 +65,7 @@ export function appendLoss(graph: Graph, opts: LossOptions): { loss: string; tar
     perElement = negLogLikelihood(e, output, target, indexType, type);
   } else if (kind === 'mse' || kind === 'bce') {
     graph.inputs.push({ name: target, type: tensorType(type, shape) });
-    perElement = kind === 'mse' ? squaredError(e, output, target) : binaryCrossEntropy(e, output, target);
+    perElement = kind === 'mse' ? squaredError(e, output, target) : opts.probabilities ? binaryCrossEntropyOnProbabilities(e, output, target) : binaryCrossEntropy(e, output, target);
   } else throw new GraphError(`unknown loss '${String(kind)}'; use cross-entropy, mse or bce`);
   return { loss: reduceMean(e, perElement, undefined, false, 'loss'), target };
 }
@@ -93,4 +98,14 @@ function binaryCrossEntropy(e: Emitter, x: string, t: string): string {
   const s = b.op('Where', [b.op('Greater', [x, scalarLike(e, x, 0)]), scalarLike(e, x, -1), scalarLike(e, x, 1)]);
   const softplusNegAbs = b.op('Log', [b.op('Add', [scalarLike(e, x, 1), b.op('Exp', [b.op('Mul', [x, s])])])]);
   return b.op('Add', [b.op('Sub', [b.op('Relu', [x]), b.op('Mul', [x, t])]), softplusNegAbs]);
+}
+
+/** -(t·log p + (1 - t)·log(1 - p)) with p clipped into [1e-7, 1 - 1e-7], so neither log is infinite. */
+function binaryCrossEntropyOnProbabilities(e: Emitter, p: string, t: string): string {
+  const { b } = e;
+  const q = b.op('Clip', [p, scalarLike(e, p, 1e-7), scalarLike(e, p, 1 - 1e-7)]);
+  const one = scalarLike(e, p, 1);
+  const pos = b.op('Mul', [t, b.op('Log', [q])]);
+  const neg = b.op('Mul', [b.op('Sub', [one, t]), b.op('Log', [b.op('Sub', [one, q])])]);
+  return b.op('Neg', [b.op('Add', [pos, neg])]);
 }

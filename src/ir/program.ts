@@ -59,6 +59,11 @@ export interface LossInfo {
    * for cross-entropy): the activation's input the loss takes as its logits.
    */
   logits?: { name: string; activation: string; node: string };
+  /**
+   * bce on an output that is a probability without logits to take (a Sigmoid, then a mean over
+   * time, or an If of Sigmoids): the loss is BCE on the probabilities (torch's BCELoss).
+   */
+  probabilities?: { activation: string; node: string };
 }
 
 export interface ParameterEntry {

@@ -88,6 +88,73 @@ describe('a loss on an output that is already a probability', () => {
     expect(Math.abs(loss - want)).toBeLessThanOrEqual(1e-5 * want);
   });
 
+  /** BCELoss in float64 on the model's own probability output, p clipped as the loss clips it. */
+  const bceOn = (y: Float32Array, t: Float32Array) => {
+    let want = 0;
+    for (let i = 0; i < t.length; i++) {
+      const p = Math.min(Math.max(y[i], Math.fround(1e-7)), Math.fround(1 - 1e-7));
+      want -= (t[i] * Math.log(p) + (1 - t[i]) * Math.log(1 - p)) / t.length;
+    }
+    return want;
+  };
+
+  it('bce on a mean of Sigmoids (silero VAD): BCE on the probabilities, not on them as logits', async () => {
+    const t = Float32Array.from({ length: B }, (_, i) => i % 2);
+    const m = classifier(['Sigmoid'], 3);
+    // y = mean over the 3 probabilities, [B, 1].
+    m.graph.nodes.at(-1)!.outputs = ['p'];
+    m.graph.nodes.push({ opType: 'ReduceMean', inputs: ['p'], outputs: ['y'], attributes: [makeAttribute('axes', [1]), makeAttribute('keepdims', 1)], name: 'mean' });
+    m.graph.outputs[0].type = tensorType(F, ['B', 1]);
+    const { loss, y, info } = await lossAndOutput(m, 'bce', x, new ort.Tensor('float32', t, [B, 1]));
+    expect(info.logits).toBeUndefined();
+    expect(info.probabilities).toEqual({ activation: 'Sigmoid', node: 'head0' });
+    const want = bceOn(y, t);
+    expect(Math.abs(loss - want)).toBeLessThanOrEqual(1e-5 * want);
+  });
+
+  it('bce on an If whose branches both end in a Sigmoid (openWakeWord heads with a verifier): BCE on the probabilities', async () => {
+    const t = Float32Array.from({ length: B }, (_, i) => i % 2);
+    for (const take of ['then', 'else']) {
+      const m = classifier(['Sigmoid'], 1);
+      const g = m.graph;
+      g.nodes.at(-1)!.outputs = ['p1'];
+      // cond = max(x) > threshold, decided by the data: then = a second Sigmoid inside the branch, else = p1 from outside.
+      g.nodes.push({ opType: 'ReduceMax', inputs: ['x'], outputs: ['xmax'], attributes: [makeAttribute('keepdims', 0)], name: 'xmax' });
+      g.initializers.push(makeTensor('threshold', F, [], [take === 'then' ? -100 : 100]));
+      g.nodes.push({ opType: 'Greater', inputs: ['xmax', 'threshold'], outputs: ['cond'], attributes: [], name: 'cond' });
+      const then = new Graph();
+      then.name = 'then';
+      then.initializers.push(makeTensor('two', F, [], [2]));
+      then.nodes.push({ opType: 'Mul', inputs: ['z0', 'two'], outputs: ['z2'], attributes: [], name: 'then_mul' });
+      then.nodes.push({ opType: 'Sigmoid', inputs: ['z2'], outputs: ['p2'], attributes: [], name: 'then_sigmoid' });
+      then.outputs.push({ name: 'p2', type: tensorType(F, ['B', 1]) });
+      const otherwise = new Graph();
+      otherwise.name = 'else';
+      otherwise.nodes.push({ opType: 'Identity', inputs: ['p1'], outputs: ['p1_copy'], attributes: [], name: 'else_copy' });
+      otherwise.outputs.push({ name: 'p1_copy', type: tensorType(F, ['B', 1]) });
+      g.nodes.push({ opType: 'If', inputs: ['cond'], outputs: ['y'], attributes: [makeAttribute('then_branch', then), makeAttribute('else_branch', otherwise)], name: 'verify' });
+      const { loss, y, info } = await lossAndOutput(m, 'bce', x, new ort.Tensor('float32', t, [B, 1]));
+      expect(info.logits).toBeUndefined();
+      expect(info.probabilities?.activation).toBe('Sigmoid');
+      const want = bceOn(y, t);
+      expect(Math.abs(loss - want), take).toBeLessThanOrEqual(1e-5 * want);
+    }
+  });
+
+  it('an op that can leave [0, 1] (2·Sigmoid) makes the output a logit again', async () => {
+    const t = Float32Array.from({ length: B }, (_, i) => i % 2);
+    const m = classifier(['Sigmoid'], 1);
+    m.graph.nodes.at(-1)!.outputs = ['p'];
+    m.graph.initializers.push(makeTensor('two', F, [], [2]));
+    m.graph.nodes.push({ opType: 'Mul', inputs: ['p', 'two'], outputs: ['y'], attributes: [], name: 'double' });
+    const { loss, y, info } = await lossAndOutput(m, 'bce', x, new ort.Tensor('float32', t, [B, 1]));
+    expect(info.logits).toBeUndefined();
+    expect(info.probabilities).toBeUndefined();
+    let want = 0;
+    for (let i = 0; i < B; i++) want += (Math.max(y[i], 0) - y[i] * t[i] + Math.log1p(Math.exp(-Math.abs(y[i])))) / B;
+    expect(Math.abs(loss - want)).toBeLessThanOrEqual(1e-5 * want);
+  });
+
   it('mse, and outputs that are logits, are left as they are', async () => {
     const t = Float32Array.from({ length: B }, (_, i) => i % 2);
     const mse = await lossAndOutput(classifier(['Sigmoid'], 1), 'mse', x, new ort.Tensor('float32', t, [B, 1]));

@@ -6,7 +6,7 @@
 import { GraphError, UsageError } from '../../errors.js';
 import { DataType } from '../../onnx/data-types.js';
 import { cloneModel } from '../../ir/clone.js';
-import { defaultOpset, type Model, type Node } from '../../ir/graph.js';
+import { defaultOpset, Graph, type Model, type Node } from '../../ir/graph.js';
 import { attrInt } from '../../ir/attributes.js';
 import type { LossInfo } from '../../ir/program.js';
 import { elemTypeOf, shapeOf, tensorType } from '../../ir/value-type.js';
@@ -45,6 +45,56 @@ export function logitsBehind(model: Model, output: string, kind: LossKind): { lo
   return undefined;
 }
 
+/** Ops whose output stays in [0, 1] when every (data) input is in [0, 1]: copies, rearrangements, means and extremes. */
+const RANGE_PRESERVING = new Set(['Identity', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Transpose', 'Gather', 'GatherElements', 'Slice', 'Expand', 'Tile', 'Concat', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'Max', 'Min']);
+/** Of each op above, the inputs that carry the value (the others are indices, shapes or axes). */
+const carried = (n: Node): string[] => (n.opType === 'Concat' || n.opType === 'Max' || n.opType === 'Min' ? n.inputs : [n.inputs[0]]).filter((i) => i !== '');
+
+/**
+ * Where a model output is a probability the loss cannot take logits for: a Sigmoid followed by
+ * ops that keep values in [0, 1] (silero VAD averages its Sigmoid over time), or an If whose every
+ * branch ends so (openWakeWord's heads with a verifier). Returns the Sigmoid reached (one of them).
+ * bce is then BCE on the probabilities (torch's BCELoss), not BCE-with-logits on them.
+ */
+export function probabilityBehind(model: Model, output: string): Node | undefined {
+  const producers = (g: Graph) => new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const seen = new Set<string>();
+  // `scopes`: the graph the value lives in, then the enclosing ones (a branch may output an outer value).
+  const walk = (value: string, scopes: Map<string, Node>[]): Node | undefined => {
+    if (seen.has(value) || seen.size > 10_000) return undefined;
+    seen.add(value);
+    const at = scopes.findIndex((p) => p.has(value));
+    if (at < 0) return undefined;
+    const n = scopes[at].get(value)!;
+    const outer = scopes.slice(at);
+    if (n.domain) return undefined;
+    if (n.opType === 'Sigmoid') return n;
+    if (n.opType === 'Cast') return undefined;
+    if (n.opType === 'If') {
+      const k = n.outputs.indexOf(value);
+      let found: Node | undefined;
+      for (const a of n.attributes) {
+        if (a.name !== 'then_branch' && a.name !== 'else_branch') continue;
+        const g = a.value;
+        if (!(g instanceof Graph)) return undefined;
+        const r = walk(g.outputs[k]?.name ?? '', [producers(g), ...outer]);
+        if (!r) return undefined;
+        found ??= r;
+      }
+      return found;
+    }
+    if (!RANGE_PRESERVING.has(n.opType)) return undefined;
+    let found: Node | undefined;
+    for (const i of carried(n)) {
+      const r = walk(i, outer);
+      if (!r) return undefined;
+      found ??= r;
+    }
+    return found;
+  };
+  return walk(output, [producers(model.graph)]);
+}
+
 /** The output the loss applies to: named, or the only one. */
 export function lossOutput(model: Model, output: string | undefined): string {
   const outs = model.graph.outputs;
@@ -72,11 +122,13 @@ export const appendLossPass: Pass<AppendLossOptions> = {
     const out = cloneModel(model);
     const g = out.graph;
     const behind = logitsBehind(out, output, opts.loss);
-    const { loss, target } = appendLoss(g, { kind: opts.loss, output: behind?.logits ?? output, targetName: opts.targetName, opset: defaultOpset(out) });
+    const probability = !behind && opts.loss === 'bce' ? probabilityBehind(out, output) : undefined;
+    const { loss, target } = appendLoss(g, { kind: opts.loss, output: behind?.logits ?? output, targetName: opts.targetName, opset: defaultOpset(out), probabilities: !!probability });
     // Typed outputs: onnxruntime infers them anyway, but users' tools (and `inspect`) read them.
     const outType = g.outputs.find((o) => o.name === output)?.type;
     const info: LossInfo = { name: loss, kind: opts.loss, modelOutput: output, target };
     if (behind) info.logits = { name: behind.logits, activation: behind.node.opType, node: behind.node.name ?? behind.node.outputs[0] };
+    if (probability) info.probabilities = { activation: probability.opType, node: probability.name ?? probability.outputs[0] };
     const outShape = shapeOf(outType);
     const classes = outShape?.[outShape.length - 1];
     if (opts.loss === 'cross-entropy' && typeof classes === 'number') info.classes = classes;
