@@ -1,12 +1,16 @@
 /**
  * Models as npm packages publish them (test/fixtures/published/<model>/: the file byte for byte,
- * its SOURCE.md and licence), fine-tuned as a user would through the CLI: build; 20 Lion steps on
- * one fixed batch with the loss falling; the exported model's outputs give the trained forward
- * pass's loss (train's --eval-data on the same rows, computed here in float64 from the exported
- * outputs). A model that outputs probabilities (a final Sigmoid) is trained with BCE on those
- * probabilities — the loss takes the Sigmoid's input as logits — not BCE-with-logits applied to
- * probabilities. Where the model was exported with a batch of 1, the build frees it: the rewritten
- * inference model on 8 rows equals the original run one row at a time.
+ * its SOURCE.md and licence), fine-tuned as a user would through the CLI: build (with the options
+ * the model needs: silero VAD's sample rate as a constant, its LSTM state batched on axis 1, its
+ * STFT buffers frozen); the whole gradient checked by random-direction finite differences
+ * (test/helpers/directional-fd.ts, float32: onnxruntime has no float64 Conv); 20 Lion steps on
+ * one fixed batch with the loss falling; the exported model takes the model's own inputs and its
+ * outputs give the trained forward pass's loss (train's --eval-data on the same rows, computed
+ * here in float64). A model that outputs probabilities is trained with BCE on them — on the
+ * Sigmoid's input as logits where the output is the Sigmoid's (hello_deepa), on the probabilities
+ * where it is not (silero averages its Sigmoid over time). Where the model was exported with a
+ * batch of 1, the build frees it: the rewritten inference model on 8 rows equals the original run
+ * one row at a time.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -18,60 +22,124 @@ import { writeNpy } from '../../src/data/npy.js';
 import { normals, rng } from '../helpers/graphs.js';
 import { REPO, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { directionalCheck } from '../helpers/directional-fd.js';
 
 const ROOT = join(REPO, 'test/fixtures/published');
 const dir = tempDir('lion-onnx-published-');
 
+interface Input {
+  name: string;
+  /** Shape in the model's own layout, ROWS where the batch goes. */
+  shape: number[];
+  /** Axis of the batch in that layout (default 0; a recurrent state has it at 1). */
+  batchAxis?: number;
+  /** Zeros (an initial recurrent state) rather than random normals. */
+  zeros?: boolean;
+}
+
 interface Case {
   name: string;
-  input: string;
-  /** One row's shape (the batch comes first). */
-  row: number[];
+  inputs: Input[];
   output: string;
   loss: 'bce' | 'mse';
   lr: number;
+  /** Build options the model needs (constants, batch axes, buffers to freeze, the output). */
+  build?: string[];
   batchFreed: boolean;
-  /** The activation whose input the loss takes as logits (the model outputs probabilities). */
-  logitsOf?: string;
+  /** What build must say about the loss (the output is a probability). */
+  lossNote: string;
+  /**
+   * The finite differences take the loss in float64 from the output (BCE on the probabilities)
+   * rather than eval.onnx's float32 loss: silero's curvature leaves little room above float32's
+   * rounding.
+   */
+  fdOnOutput?: boolean;
 }
 
-const CASES: Case[] = [{ name: 'hello_deepa', input: 'onnx::Flatten_0', row: [25, 96], output: '39', loss: 'bce', lr: 1e-3, batchFreed: true, logitsOf: 'Sigmoid' }];
 const ROWS = 8;
+const CASES: Case[] = [
+  {
+    name: 'hello_deepa',
+    inputs: [{ name: 'onnx::Flatten_0', shape: [ROWS, 25, 96] }],
+    output: '39',
+    loss: 'bce',
+    lr: 1e-3,
+    batchFreed: true,
+    lossNote: "(a Sigmoid output: the loss takes its input '/last_layer/Gemm_output_0' as the logits)",
+  },
+  {
+    name: 'silero_vad',
+    inputs: [
+      { name: 'input', shape: [ROWS, 512] },
+      { name: 'h', shape: [2, ROWS, 64], batchAxis: 1, zeros: true },
+      { name: 'c', shape: [2, ROWS, 64], batchAxis: 1, zeros: true },
+    ],
+    output: 'output',
+    loss: 'bce',
+    lr: 1e-3,
+    build: ['--output', 'output', '--constant', 'sr=16000', '--batch-axis', 'h=1', '--batch-axis', 'c=1', '--frozen', 'forward_basis_buffer|filter_'],
+    batchFreed: false,
+    lossNote: '(a probability: it comes from a Sigmoid (Sigmoid_486) through ops that keep it in [0, 1], so bce is BCE on the probabilities',
+    fdOnOutput: true,
+  },
+];
 
-function bce(p: Float32Array, t: Float32Array): number {
+/** BCE in float64 on probabilities, clipped to [lo, hi]. */
+function bce(p: Float32Array, t: Float32Array, lo = 1e-12, hi = 1 - 1e-12): number {
   let s = 0;
   for (let i = 0; i < p.length; i++) {
-    const q = Math.min(Math.max(p[i], 1e-12), 1 - 1e-12);
+    const q = Math.min(Math.max(p[i], lo), hi);
     s -= t[i] * Math.log(q) + (1 - t[i]) * Math.log(1 - q);
   }
   return s / p.length;
 }
 
-describe.each(CASES)('published model $name', { timeout: 120_000 }, (c) => {
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+describe.each(CASES)('published model $name', { timeout: 180_000 }, (c) => {
   const model = join(ROOT, c.name, 'model.onnx');
   const art = join(dir, c.name);
-  const per = c.row.reduce((a, b) => a * b, 1);
-  const x = Float32Array.from(normals(rng(21), ROWS * per));
+  const r = rng(21);
+  const values = new Map(c.inputs.map((i) => [i.name, i.zeros ? new Float32Array(size(i.shape)) : Float32Array.from(normals(r, size(i.shape)), (v) => (c.name === 'silero_vad' ? 0.1 * v : v))]));
   const t = Float32Array.from({ length: ROWS }, (_, i) => (i % 2 === 0 ? 1 : 0));
-  const xFile = join(dir, `${c.name}.x.npy`);
+  const files = new Map(c.inputs.map((i) => [i.name, join(dir, `${c.name}.${i.name.replace(/[^A-Za-z0-9_]/g, '_')}.npy`)]));
+  for (const i of c.inputs) writeNpy(files.get(i.name)!, makeTensor(i.name, DataType.FLOAT, i.shape, values.get(i.name)!));
   const tFile = join(dir, `${c.name}.t.npy`);
-  writeNpy(xFile, makeTensor(c.input, DataType.FLOAT, [ROWS, ...c.row], x));
   writeNpy(tFile, makeTensor('target', DataType.FLOAT, [ROWS, 1], t));
+  const modelFeeds = () => Object.fromEntries(c.inputs.map((i) => [i.name, new ort.Tensor('float32', values.get(i.name)!, i.shape)]));
 
   it('builds', () => {
-    const r = runCli(['build', model, '--loss', c.loss, '--out', art]);
-    expect(r.code, r.stderr).toBe(0);
-    if (c.batchFreed) expect(r.stdout).toContain(`batch: exported as 1, now any size (${c.input})`);
-    if (c.logitsOf) expect(r.stdout).toContain(`(a ${c.logitsOf} output: the loss takes its input`);
+    const b = runCli(['build', model, '--loss', c.loss, '--out', art, ...(c.build ?? [])]);
+    expect(b.code, b.stderr).toBe(0);
+    if (c.batchFreed) expect(b.stdout).toContain(`batch: exported as 1, now any size (${c.inputs[0].name})`);
+    expect(b.stdout).toContain(c.lossNote);
+  });
+
+  it('its gradient: a random-direction finite difference of the loss agrees within 1e-3', async () => {
+    // grad.onnx and eval.onnx take every data input batch first (build --batch-axis moves the state's batch).
+    const feeds: Record<string, ort.Tensor> = { target: new ort.Tensor('float32', t, [ROWS, 1]) };
+    for (const i of c.inputs) {
+      const axis = i.batchAxis ?? 0;
+      if (axis !== 0 && !i.zeros) throw new Error('the check moves only zero states to batch first');
+      const shape = axis === 0 ? i.shape : [i.shape[axis], ...i.shape.filter((_, k) => k !== axis)];
+      feeds[i.name] = new ort.Tensor('float32', values.get(i.name)!, shape);
+    }
+    for (const seed of [5, 6]) {
+      const check = await directionalCheck(art, feeds, { seed, lossOf: c.fdOnOutput ? (y) => bce(y, t, Math.fround(1e-7), Math.fround(1 - 1e-7)) : undefined });
+      console.log(`${c.name}: g·d ${check.analytic.toExponential(6)} vs finite difference ${check.numeric.toExponential(6)} (rel. error ${check.relError.toExponential(2)}, ${check.tensors} tensors, ${check.values} values, float32)`);
+      expect(check.relError).toBeLessThanOrEqual(1e-3);
+    }
   });
 
   it.runIf(c.batchFreed)('its freed batch: 8 rows at once equal the original run one row at a time', async () => {
+    const x = values.get(c.inputs[0].name)!;
+    const per = x.length / ROWS;
     const original = await ort.InferenceSession.create(model);
     const freed = await ort.InferenceSession.create(join(art, 'inference.onnx'));
-    const all = (await freed.run({ [c.input]: new ort.Tensor('float32', x, [ROWS, ...c.row]) }))[c.output].data as Float32Array;
+    const all = (await freed.run(modelFeeds()))[c.output].data as Float32Array;
     const out = all.length / ROWS;
     for (let i = 0; i < ROWS; i++) {
-      const one = (await original.run({ [c.input]: new ort.Tensor('float32', x.slice(i * per, (i + 1) * per), [1, ...c.row]) }))[c.output].data as Float32Array;
+      const one = (await original.run({ [c.inputs[0].name]: new ort.Tensor('float32', x.slice(i * per, (i + 1) * per), [1, ...c.inputs[0].shape.slice(1)]) }))[c.output].data as Float32Array;
       for (let j = 0; j < out; j++) expect(Math.abs(all[i * out + j] - one[j])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(one[j])));
     }
     await original.release();
@@ -81,18 +149,20 @@ describe.each(CASES)('published model $name', { timeout: 120_000 }, (c) => {
   it('fine-tunes 20 Lion steps on a fixed batch, the loss falling; the export gives the trained forward pass', async () => {
     const log = join(dir, `${c.name}.jsonl`);
     const exported = join(dir, `${c.name}.trained.onnx`);
-    const r = runCli(['train', art, '--data', `${c.input}=${xFile}`, '--data', `target=${tFile}`, '--eval-data', `${c.input}=${xFile}`, '--eval-data', `target=${tFile}`,
-      '--batch-size', String(ROWS), '--steps', '20', '--lr', String(c.lr), '--log', log, '--export', exported]);
-    expect(r.code, r.stderr).toBe(0);
+    const data = c.inputs.flatMap((i) => ['--data', `${i.name}=${files.get(i.name)}`, '--eval-data', `${i.name}=${files.get(i.name)}`]);
+    const tr = runCli(['train', art, ...data, '--data', `target=${tFile}`, '--eval-data', `target=${tFile}`, '--batch-size', String(ROWS), '--steps', '20', '--lr', String(c.lr), '--log', log, '--export', exported]);
+    expect(tr.code, tr.stderr).toBe(0);
     const losses = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => typeof e.loss === 'number' && e.step !== undefined).map((e) => e.loss as number);
     expect(losses).toHaveLength(20);
     console.log(`${c.name}: loss ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)} in 20 steps`);
     expect(losses.at(-1)!).toBeLessThan(0.75 * losses[0]);
     // train prints the held-out loss to 4 decimals.
-    const evalLoss = Number(/held-out: loss ([0-9.]+)/.exec(r.stdout)?.[1]);
-    expect(Number.isFinite(evalLoss), r.stdout).toBe(true);
+    const evalLoss = Number(/held-out: loss ([0-9.]+)/.exec(tr.stdout)?.[1]);
+    expect(Number.isFinite(evalLoss), tr.stdout).toBe(true);
+    // The export takes the model's own inputs (its layout, the constants built in).
     const s = await ort.InferenceSession.create(exported);
-    const p = (await s.run({ [c.input]: new ort.Tensor('float32', x, [ROWS, ...c.row]) }))[c.output].data as Float32Array;
+    expect([...s.inputNames].sort()).toEqual(c.inputs.map((i) => i.name).sort());
+    const p = (await s.run(modelFeeds()))[c.output].data as Float32Array;
     await s.release();
     expect(Math.abs(bce(p, t) - evalLoss)).toBeLessThanOrEqual(5.1e-5);
   });
