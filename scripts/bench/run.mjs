@@ -1,16 +1,18 @@
 /**
  * `npm run bench`: lion-onnx's performance figures, each a ratio measured side by side in one
- * run (the median over ≥ 5 repetitions after warm-up, repetitions interleaved so a burst of
- * machine load hits every contender alike). Writes bench/results.json, bench/results.md, and
+ * run (≥ 7 rounds after warm-up, the contenders interleaved in every round so a burst of machine
+ * load hits them alike; each ratio reported as its min / median / max over the rounds, with the
+ * load average of each round). Writes bench/results.json, bench/results.md, and
  * the table between <!-- bench:start --> and <!-- bench:end --> in README.md.
  *
- *   a. training steps/s vs PyTorch (same model, data, thread count; reference Lion)
+ *   a. training steps/s vs PyTorch + OpenBLAS (same model, data, thread count; reference Lion),
+ *      and each engine's fraction of its own GEMM floor (sgemm rate measured in the same run)
  *   b. the Lion update alone (bench/lion-update.json from scripts/bench/lion-update.ts)
  *   c. Lion vs AdamW in lion-onnx: step time, and peak RSS of a training run
  *   d. `build` at 10M / 30M / 100M parameters (external data): time, peak RSS / model bytes
  *   e. no growth: RSS after 10,000 steps vs after 1,000
  *
- * Options: --only a,b,c,d,e  --reps N (default 5)  --seconds S (per repetition, default 0.5)
+ * Options: --only a,b,c,d,e  --reps N (default 7)  --seconds S (per repetition, default 0.5)
  *          --threads N (default 2)  --build-sizes 10m,30m,100m  --lion-update (rerun b)  --no-readme
  *          --quick (short repetitions, d at 10m only, e over 3,000 steps: a smoke test)
  *          --render (rewrite bench/results.md and the README table from bench/results.json; no measuring)
@@ -18,7 +20,10 @@
  *          contender using it (Debian's torch otherwise uses whatever libblas.so.3 the system has).
  *
  * PyTorch parts run Debian's /usr/bin/python3 (python3-torch); without it they are reported as
- * skipped and the rest still runs (the MLP and CNN then come from models/).
+ * skipped and the rest still runs (the MLP and CNN then come from models/). Debian's torch calls
+ * the system libblas.so.3: when that is the reference BLAS, the bench installs
+ * libopenblas0-pthread (as root, with apt-get), which takes the alternative, so the contender is
+ * the PyTorch a user would run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -28,7 +33,9 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import * as ort from 'onnxruntime-node';
-import { ArrayDataset, buildFromFile, TrainingSession, VERSION } from '../../dist/index.js';
+import { ArrayDataset, buildFromFile, DataType, Graph, makeTensor, modelToBytes, TrainingSession, VERSION } from '../../dist/index.js';
+import { tensorType } from '../../dist/ir/value-type.js';
+import { prng } from '../../dist/data/dataset.js';
 import { BENCH, MB, ROOT, TMP, ensureDir, makeData, median, runChild, sizeOf, writeData, writeMlp } from './common.mjs';
 
 // ---------------------------------------------------------------------------------------------
@@ -42,7 +49,7 @@ const opt = (n, d) => {
 };
 const QUICK = flag('quick');
 const ONLY = new Set(opt('only', 'a,b,c,d,e').split(','));
-const REPS = Number(opt('reps', 5));
+const REPS = Number(opt('reps', 7));
 const SECONDS = Number(opt('seconds', QUICK ? 0.2 : 0.5));
 const THREADS = Number(opt('threads', 2));
 const SIZES = opt('build-sizes', QUICK ? '10m' : '10m,30m,100m').split(',');
@@ -73,6 +80,25 @@ function firstTouchMsPerMB() {
     xs.push((performance.now() - t0) / 64);
   }
   return median(xs);
+}
+
+/**
+ * The contender is the PyTorch a user would run: Debian's torch uses the system libblas.so.3,
+ * and with only the reference BLAS installed that is netlib's, single-threaded. As root, install
+ * libopenblas0-pthread (its alternative then wins) and probe again; otherwise say why not.
+ */
+function ensureOpenBlas(py) {
+  if (!py.ok || !py.blasLibrary?.some((l) => /\/blas\/libblas\.so/.test(l)) || py.blasLibrary.some((l) => /openblas/i.test(l))) return py;
+  if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) return { ...py, openblas: 'not installed (not root): PyTorch runs on the reference BLAS; install libopenblas0-pthread' };
+  log('PyTorch would run on the reference BLAS: installing libopenblas0-pthread ...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  let r = spawnSync('apt-get', ['install', '-y', '-q', 'libopenblas0-pthread'], { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { env, encoding: 'utf8' });
+    r = spawnSync('apt-get', ['install', '-y', '-q', 'libopenblas0-pthread'], { env, encoding: 'utf8' });
+  }
+  const again = probePython();
+  return r.status === 0 ? { ...again, openblas: 'installed by the bench' } : { ...again, openblas: `apt-get install libopenblas0-pthread failed: ${(r.stderr || '').trim().split('\n').pop()}` };
 }
 
 function probePython() {
@@ -169,15 +195,74 @@ async function rounds(runners, label) {
     steps.push(Math.max(r.k, Math.round((rate * SECONDS) / r.k) * r.k));
   }
   const samples = runners.map(() => []);
+  const load = [];
   for (let rep = 0; rep < REPS; rep++) {
     for (const [i, r] of runners.entries()) samples[i].push(steps[i] / (await r.time(steps[i])));
-    log(`  ${label} round ${rep + 1}/${REPS}: ${runners.map((r, i) => `${r.id} ${samples[i][rep].toFixed(1)}`).join(', ')} steps/s`);
+    load.push(loadavg()[0]);
+    log(`  ${label} round ${rep + 1}/${REPS}: ${runners.map((r, i) => `${r.id} ${samples[i][rep].toFixed(1)}`).join(', ')} steps/s (load ${load[rep].toFixed(1)})`);
   }
-  return Object.fromEntries(runners.map((r, i) => [r.id, { stepsPerSample: steps[i], samples: samples[i], median: median(samples[i]) }]));
+  roundLoads.push(...load);
+  return Object.fromEntries(runners.map((r, i) => [r.id, { stepsPerSample: steps[i], samples: samples[i], median: median(samples[i]), min: Math.min(...samples[i]), max: Math.max(...samples[i]), loadavg1: load }]));
 }
+
+/** The 1-minute load average after every round of every section: the report gives its range. */
+const roundLoads = [];
 
 /** Median over rounds of a / b (paired by round). */
 const pairedRatio = (a, b) => median(a.samples.map((x, i) => x / b.samples[i]));
+/** Min, median and max over rounds of a / b (paired by round). */
+const ratioStats = (a, b) => {
+  const r = a.samples.map((x, i) => x / b.samples[i]);
+  return { min: Math.min(...r), median: median(r), max: Math.max(...r) };
+};
+
+/**
+ * The GEMM floor: each engine's own sgemm rate here, n×n by n×n float32 with THREADS threads.
+ * onnxruntime runs a chain of 8 MatMuls per run (B scaled to keep values in range), so its one
+ * fresh output per run (the page faults of a new 4 MB buffer) is spread over 8 products;
+ * PyTorch multiplies into a preallocated tensor. A runner's "step" is one product.
+ */
+const GEMM_N = 1024;
+const GEMM_CHAIN = 8;
+async function ortGemmRunner() {
+  const g = new Graph();
+  g.name = 'gemm';
+  g.inputs.push({ name: 'a', type: tensorType(DataType.FLOAT, [GEMM_N, GEMM_N]) });
+  const r = prng(3);
+  const b = new Float32Array(GEMM_N * GEMM_N);
+  for (let i = 0; i < b.length; i++) b[i] = ((r() * 2 - 1) * Math.sqrt(3)) / Math.sqrt(GEMM_N);
+  g.initializers.push(makeTensor('b', DataType.FLOAT, [GEMM_N, GEMM_N], b));
+  let h = 'a';
+  for (let i = 0; i < GEMM_CHAIN; i++) {
+    g.nodes.push({ opType: 'MatMul', inputs: [h, 'b'], outputs: [`y${i}`], attributes: [], name: `mm${i}` });
+    h = `y${i}`;
+  }
+  g.outputs.push({ name: h, type: tensorType(DataType.FLOAT, [GEMM_N, GEMM_N]) });
+  const bytes = modelToBytes({ irVersion: 8, opsetImports: [{ domain: '', version: 13 }], producerName: 'lion-onnx bench', graph: g });
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: THREADS, interOpNumThreads: 1, executionMode: 'sequential' });
+  const a = new Float32Array(GEMM_N * GEMM_N).map(() => r() * 2 - 1);
+  const feeds = { a: new ort.Tensor('float32', a, [GEMM_N, GEMM_N]) };
+  return {
+    id: 'onnxruntime sgemm',
+    k: GEMM_CHAIN,
+    session,
+    async time(n) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i += GEMM_CHAIN) await session.run(feeds);
+      return (performance.now() - t0) / 1000;
+    },
+  };
+}
+function torchGemmRunner(server) {
+  return {
+    id: 'torch sgemm',
+    k: 1,
+    async time(n) {
+      return (await server.request({ cmd: 'mm', n: GEMM_N, steps: n })).seconds;
+    },
+  };
+}
+const gflops = (productsPerSecond) => (productsPerSecond * 2 * GEMM_N ** 3) / 1e9;
 
 // ---------------------------------------------------------------------------------------------
 // ORT profile of the Loop (stepsPerRun 8): exclusive time per op type.
@@ -310,6 +395,17 @@ async function sectionA(py) {
   const blasServer = py.ok && TORCH_BLAS_DIR ? new TorchServer(THREADS, { LD_LIBRARY_PATH: [TORCH_BLAS_DIR, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'), OPENBLAS_NUM_THREADS: String(THREADS) }) : null;
   if (blasServer) out.torchBlas = { dir: TORCH_BLAS_DIR, library: (await blasServer.request({ cmd: 'version' })).blasLibrary };
   try {
+    log(`a. GEMM floor: ${GEMM_N}×${GEMM_N} sgemm in each engine ...`);
+    const ortGemm = await ortGemmRunner();
+    const gemmRunners = [ortGemm, ...(server ? [torchGemmRunner(server)] : [])];
+    const gt = await rounds(gemmRunners, 'sgemm');
+    await ortGemm.session.release();
+    out.gemm = {
+      n: GEMM_N,
+      what: `${GEMM_N}×${GEMM_N} by ${GEMM_N}×${GEMM_N} float32, ${THREADS} threads; GFLOP/s = 2n³ × products/s`,
+      onnxruntime: { median: gflops(gt['onnxruntime sgemm'].median), max: gflops(gt['onnxruntime sgemm'].max), samples: gt['onnxruntime sgemm'].samples.map(gflops) },
+      ...(server ? { torch: { median: gflops(gt['torch sgemm'].median), max: gflops(gt['torch sgemm'].max), samples: gt['torch sgemm'].samples.map(gflops) } } : {}),
+    };
     for (const [name, m] of Object.entries(models)) {
       log(`a/c. ${name}: building (lion, adamw) ...`);
       const lion = build(name, m.path, 'lion');
@@ -328,6 +424,7 @@ async function sectionA(py) {
         const reply = await server.request({ cmd: 'setup', key: name, model: name, data: files, batch: spec.batch, hyperparameters: { ...HYPER.lion, ...BETAS } });
         runners.push(torchRunner('torch', server, name));
         m.torchParameters = reply.parameters;
+        m.flopsPerStep = reply.flopsPerStep;
       }
       if (blasServer) {
         await blasServer.request({ cmd: 'setup', key: name, model: name, data: files, batch: spec.batch, hyperparameters: { ...HYPER.lion, ...BETAS } });
@@ -348,7 +445,18 @@ async function sectionA(py) {
       };
       if (server) {
         entry.vsTorch = { 'k=8': pairedRatio(t['lion k=8'], t.torch), 'k=1': pairedRatio(t['lion k=1'], t.torch) };
-        entry.target = name === 'mlp' ? 3 : 1.5;
+        entry.vsTorchRange = { 'k=8': ratioStats(t['lion k=8'], t.torch), 'k=1': ratioStats(t['lion k=1'], t.torch) };
+        // Issue 15's targets, against PyTorch with OpenBLAS.
+        entry.target = name === 'cnn' ? 1.2 : 1.5;
+        if (m.flopsPerStep) {
+          // Each engine's achieved matrix-product rate in training ÷ its own sgemm rate (medians of this run).
+          entry.flopsPerStep = m.flopsPerStep;
+          entry.gemmFloor = {
+            lion: (m.flopsPerStep * t['lion k=8'].median) / 1e9 / out.gemm.onnxruntime.median,
+            torch: (m.flopsPerStep * t.torch.median) / 1e9 / out.gemm.torch.median,
+            target: { mlp: 0.7, transformer: 0.6, cnn: 0.3 }[name],
+          };
+        }
         if (blasServer) entry.vsTorchBlas = { 'k=8': pairedRatio(t['lion k=8'], t['torch+blas']), 'k=1': pairedRatio(t['lion k=1'], t['torch+blas']) };
       } else entry.vsTorch = py.reason;
       // c: Lion step time / AdamW step time = AdamW steps/s / Lion steps/s.
@@ -586,7 +694,7 @@ function markdown(r) {
   L.push(
     `Measured ${r.date.slice(0, 10)} by \`npm run bench\` on ${m.cpu}, ${m.cores} cores (load average ${m.loadavgAtStart.map((x) => x.toFixed(1)).join(' ')} at the start); ` +
       `Node ${r.versions.node}, onnxruntime-node ${r.versions.onnxruntimeNode} (CPU EP), ${r.versions.torch ? `PyTorch ${r.versions.torch} (BLAS: ${r.versions.torchBlas})` : 'no PyTorch'}; ` +
-      `${r.settings.threads} threads everywhere. Each figure is a ratio measured side by side, the median of ${r.settings.reps} interleaved repetitions after warm-up. ` +
+      `${r.settings.threads} threads everywhere. Each figure is a ratio measured side by side, the median of ${r.settings.reps} interleaved rounds after warm-up${r.machine.loadavgRounds ? ` (1-minute load average ${fmt(r.machine.loadavgRounds.min, 1)}–${fmt(r.machine.loadavgRounds.max, 1)} over the rounds)` : ''}. ` +
       `k = steps per ONNX run (\`stepsPerRun\`; 8 is the default). Details and raw medians: [bench/results.md](bench/results.md), [bench/results.json](bench/results.json).`,
   );
   L.push('');
@@ -599,11 +707,14 @@ function markdown(r) {
       if (typeof e.vsTorch === 'object') {
         const k8 = e.vsTorch['k=8'];
         const k1 = e.vsTorch['k=1'];
-        L.push(`| training steps/s ÷ PyTorch${r.versions.torchBlasLibrary ? ` with ${blasName(r.versions.torchBlasLibrary)}` : ''} (k=8; k=1) | ${name} | ${fmt(k8)}× ; ${fmt(k1)}× | ≥ ${e.target}× | ${verdict(k8 >= e.target)} |`);
+        const range = e.vsTorchRange ? ` (${fmt(e.vsTorchRange['k=8'].min)}–${fmt(e.vsTorchRange['k=8'].max)})` : '';
+        L.push(`| training steps/s ÷ PyTorch${r.versions.torchBlasLibrary ? ` with ${blasName(r.versions.torchBlasLibrary)}` : ''}: k=8 median (min–max); k=1 | ${name} | ${fmt(k8)}×${range} ; ${fmt(k1)}× | ≥ ${e.target}× | ${verdict(k8 >= e.target)} |`);
+        if (e.gemmFloor) L.push(`| ↳ fraction of the engine's own GEMM floor: lion-onnx k=8 ; PyTorch | ${name} | ${fmt(e.gemmFloor.lion)} ; ${fmt(e.gemmFloor.torch)} | ≥ ${e.gemmFloor.target} | ${verdict(e.gemmFloor.lion >= e.gemmFloor.target)} |`);
         if (e.vsTorchBlas) L.push(`| training steps/s ÷ PyTorch with ${blasName(a.torchBlas.library)} (k=8; k=1) | ${name} | ${fmt(e.vsTorchBlas['k=8'])}× ; ${fmt(e.vsTorchBlas['k=1'])}× | ≥ ${e.target}× | ${verdict(e.vsTorchBlas['k=8'] >= e.target)} |`);
       } else L.push(`| training steps/s ÷ PyTorch | ${name} | ${e.vsTorch} | | |`);
     }
     if (a.transformer) L.push(`| training steps/s ÷ PyTorch | transformer | ${a.transformer} | | |`);
+    if (a.gemm) L.push(`| GEMM floor: sgemm GFLOP/s, onnxruntime ; PyTorch (median of the rounds) | ${a.gemm.n}² | ${fmt(a.gemm.onnxruntime.median, 0)} ; ${a.gemm.torch ? fmt(a.gemm.torch.median, 0) : '–'} | | |`);
   }
   const b = r.sections.b;
   if (b?.rows?.length) {
@@ -754,7 +865,7 @@ async function main() {
   }
   const t0 = performance.now();
   ensureDir(TMP);
-  const py = probePython();
+  const py = ensureOpenBlas(probePython());
   const git = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
   if (git.status === 0) {
     const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout.trim();
@@ -763,9 +874,10 @@ async function main() {
   results.machine.firstTouchMsPerMB = firstTouchMsPerMB();
   if (py.ok) Object.assign(results.versions, { torch: py.torch, torchBlas: py.blas, torchBlasLibrary: py.blasLibrary, onnxPython: py.onnx });
   else results.versions.torch = null;
+  if (py.openblas) results.notes = [`OpenBLAS for PyTorch: ${py.openblas}.`];
   results.python = py.ok ? PYTHON : py.reason;
   results.sections = {};
-  results.notes = [];
+  results.notes ??= [];
   if (py.ok && py.blasLibrary?.some((l) => /\/blas\/libblas\.so/.test(l)))
     results.notes.push(
       `PyTorch here runs its matrix products on ${py.blasLibrary.join(', ')}: Debian's torch (BLAS_INFO=${py.blas}) calls the system libblas.so.3, here the reference (netlib) BLAS, slow and single-threaded, so the ratios vs PyTorch on matmul-heavy models (MLP, transformer) flatter lion-onnx. Convolutions go through oneDNN and are not affected. Installing libopenblas0-pthread switches the alternative; \`BENCH_TORCH_BLAS_DIR=<folder with an optimized libblas.so.3>\` adds a second PyTorch contender run with it.`,
@@ -793,6 +905,7 @@ async function main() {
   if (ONLY.has('d')) await section('d', () => sectionD(py));
   if (ONLY.has('e')) await section('e', () => sectionE());
   results.machine.loadavgAtEnd = loadavg();
+  if (roundLoads.length) results.machine.loadavgRounds = { min: Math.min(...roundLoads), median: median(roundLoads), max: Math.max(...roundLoads) };
   results.seconds = (performance.now() - t0) / 1000;
   // A partial run (--only) replaces its sections in the previous results.json and keeps the rest.
   const previous = join(BENCH, 'results.json');

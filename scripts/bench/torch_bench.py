@@ -4,6 +4,7 @@
     torch_bench.py export OUTDIR            mlp.onnx, cnn.onnx, transformer.onnx (+ JSON on stdout)
     torch_bench.py export-big OUTDIR NAME   transformer_NAME.onnx with external data (NAME 10m|30m|100m)
     torch_bench.py serve THREADS            timing server: one JSON request per stdin line, one reply per stdout line
+                                            (setup / time / mm / version / quit)
 
 The models are the ones the bench builds with lion-onnx, exported in eval mode with
 do_constant_folding=False (parameter names kept), opset 13 (MLP, CNN) or 17 (transformer).
@@ -129,6 +130,36 @@ def export(name, path, external=False):
     return {"name": name, "path": path, "input": input_name, "opset": opset, "parameters": params}
 
 
+def training_flops(model, xb):
+    """Multiply-add FLOPs of one training step's matrix products: 3x the forward ones (the
+    forward product, and the gradients for its input and its weight), counted from forward hooks
+    on Linear and Conv2d plus the attention products of each Block. Elementwise work is not
+    counted: the figure is what a GEMM-bound engine would need at its GEMM rate."""
+    fwd = [0]
+
+    def linear(m, inp, out):
+        fwd[0] += 2 * out.numel() * m.in_features
+
+    def conv(m, inp, out):
+        kh, kw = m.kernel_size
+        fwd[0] += 2 * out.numel() * (m.in_channels // m.groups) * kh * kw
+
+    hooks = []
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            hooks.append(m.register_forward_hook(linear))
+        elif isinstance(m, nn.Conv2d):
+            hooks.append(m.register_forward_hook(conv))
+        elif isinstance(m, Block):
+            # q·kᵀ and att·v: 2 · B·h·T·T·dh each.
+            hooks.append(m.register_forward_hook(lambda m, inp, out: fwd.__setitem__(0, fwd[0] + 2 * 2 * inp[0].shape[0] * m.t * m.t * m.d)))
+    with torch.no_grad():
+        model(xb)
+    for h in hooks:
+        h.remove()
+    return 3 * fwd[0]
+
+
 def serve(threads):
     torch.set_num_threads(threads)
     try:
@@ -136,6 +167,7 @@ def serve(threads):
     except RuntimeError:
         pass
     sessions = {}
+    mm_buffers = {}
     for line in sys.stdin:
         req = json.loads(line)
         cmd = req["cmd"]
@@ -151,7 +183,7 @@ def serve(threads):
             b = req["batch"]
             batches = [(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]) for i in range(x.shape[0] // b)]
             sessions[req["key"]] = {"model": model, "opt": opt, "batches": batches, "i": 0}
-            reply = {"ok": True, "parameters": sum(p.numel() for p in model.parameters())}
+            reply = {"ok": True, "parameters": sum(p.numel() for p in model.parameters()), "flopsPerStep": training_flops(model, batches[0][0])}
         elif cmd == "time":
             s = sessions[req["key"]]
             model, opt, batches = s["model"], s["opt"], s["batches"]
@@ -167,6 +199,16 @@ def serve(threads):
                 opt.step()
                 loss = loss.item()
             reply = {"seconds": time.perf_counter() - t0, "loss": loss}
+        elif cmd == "mm":
+            # `steps` products of two n×n float32 matrices into a preallocated output: seconds.
+            n = req["n"]
+            if mm_buffers.get("n") != n:
+                mm_buffers.update(n=n, a=torch.randn(n, n), b=torch.randn(n, n), c=torch.empty(n, n))
+            a, b, c = mm_buffers["a"], mm_buffers["b"], mm_buffers["c"]
+            t0 = time.perf_counter()
+            for _ in range(req["steps"]):
+                torch.mm(a, b, out=c)
+            reply = {"seconds": time.perf_counter() - t0}
         elif cmd == "version":
             torch.ones(64, 64) @ torch.ones(64, 64)
             with open("/proc/self/maps") as f:
