@@ -41,6 +41,31 @@ describe('ShapeInfo', () => {
     expect(info.shape(r)).toEqual([4, 'batch']);
   });
 
+  it("keeps a symbolic batch through Reshape's -1 (torch's x.reshape(-1, t, h, dh)) and through Expand/Reshape to Shape(x)", () => {
+    const g = new Graph();
+    g.inputs = [
+      { name: 'x', type: tensorType(DataType.FLOAT, ['batch', 64, 128]) },
+      { name: 'c', type: tensorType(DataType.FLOAT, [1]) },
+    ];
+    const b = new GraphBuilder(g);
+    const heads = b.op('Reshape', ['x', b.int64s('s1', [-1, 64, 4, 32])]);
+    const back = b.op('Reshape', [heads, b.int64s('s2', [-1, 64, 128])]);
+    const merged = b.op('Reshape', ['x', b.int64s('s3', [-1, 128])]);
+    const copied = b.op('Reshape', ['x', b.int64s('s4', [0, -1])]);
+    const expanded = b.op('Expand', ['c', b.op('Shape', ['x'])]);
+    const reshaped = b.op('Reshape', [b.op('Flatten', ['x'], { axis: 0 }), b.op('Shape', ['x'])]);
+    const info = new ShapeInfo(g, 17);
+    expect(info.shape(heads)).toEqual(['batch', 64, 4, 32]);
+    expect(info.shape(back)).toEqual(['batch', 64, 128]);
+    // batch·64 has no name: unknown, not a wrong symbol.
+    expect(info.shape(merged)).toEqual([null, 128]);
+    expect(info.shape(copied)).toEqual(['batch', 8192]);
+    expect(info.shape(expanded)).toEqual(['batch', 64, 128]);
+    expect(info.shape(reshaped)).toEqual(['batch', 64, 128]);
+    // And so the gradient of x + c against x needs no run-time axes.
+    expect(broadcastAxes(info.shape(expanded), info.shape('x'))).toEqual([]);
+  });
+
   it('knows the static elements of a partly symbolic shape, and comparisons and casts of them (If conditions)', () => {
     const g = new Graph();
     g.inputs = [{ name: 'h', type: tensorType(DataType.FLOAT, [2, 'batch', 64]) }];

@@ -92,21 +92,41 @@ export const concatRule: ShapeRule = {
   },
 };
 
+/**
+ * Reshape's -1: the input's size over the other output dims, with symbols cancelled — so
+ * [batch, 64, 128] reshaped to [-1, 64, 4, 32] keeps `batch` (torch's x.reshape(-1, t, h, dh)),
+ * and later unbroadcasts stay static. Null when a dim is unknown or a symbol is left scaled.
+ */
+function inferredDim(input: Dim[], others: Dim[]): Dim {
+  if (input.some((d) => d === null) || others.some((d) => d === null)) return null;
+  const symbols = input.filter((d): d is string => typeof d === 'string');
+  let ratio = product(input.filter((d): d is number => typeof d === 'number'));
+  for (const d of others) {
+    if (typeof d === 'number') ratio /= d;
+    else {
+      const k = symbols.indexOf(d as string);
+      if (k < 0) return null;
+      symbols.splice(k, 1);
+    }
+  }
+  if (symbols.length === 0) return Number.isInteger(ratio) && ratio >= 0 ? ratio : null;
+  return symbols.length === 1 && ratio === 1 ? symbols[0] : null;
+}
+
 export const reshapeRule: ShapeRule = {
   ops: ['Reshape'],
   infer: (c) => {
-    const { S, T, V, out, node: n } = c;
-    const target = V(1);
+    const { S, T, V, P, out, node: n } = c;
+    // The target's elements, symbols included (Reshape to Shape(x) keeps x's batch symbol); a
+    // symbolic or unknown element is neither 0 nor -1 (it is a size > 0 taken as it is).
+    const target = P(1);
     const s = S(0);
     const facts: ValueFacts = { elemType: T(0), value: V(0) };
     if (target) {
       const allowzero = attrInt(n, 'allowzero', 0);
       const shape: Dim[] = target.map((d, i) => (d === 0 && !allowzero ? (s ? s[i] : null) : d === -1 ? null : d));
       const minus = target.indexOf(-1);
-      if (minus >= 0 && isStatic(s)) {
-        const known = shape.filter((_, i) => i !== minus);
-        if (isStatic(known)) shape[minus] = product(s) / product(known);
-      }
+      if (minus >= 0 && s) shape[minus] = inferredDim(s, shape.filter((_, i) => i !== minus));
       facts.shape = shape;
     } else {
       const ts = S(1);
@@ -145,8 +165,9 @@ export const transposeRule: ShapeRule = {
 export const expandRule: ShapeRule = {
   ops: ['Expand'],
   infer: (c) => {
-    const { S, T, V, out } = c;
-    const target = V(1);
+    const { S, T, P, out } = c;
+    // The target shape's elements, symbols included (Expand to Shape(x) keeps x's batch symbol).
+    const target = P(1);
     const ts = S(1);
     const s = S(0);
     if (target) out(0, { shape: broadcastShapes([s, target]), elemType: T(0) });
