@@ -45,13 +45,13 @@ function reduction(ctx: GradContext, inputSince: number): Reduction {
   };
 }
 
-/** Builds a rule from the gradient for X, given g and Y with the reduced axes kept. */
-function reduceRule(opType: string, inputSince: number, grad: (ctx: GradContext, r: Reduction, g: string, X: string, Y: string) => string): GradRule {
+/** Builds a rule from the gradient for X, given g and Y with the reduced axes kept (Y made only when asked for). */
+function reduceRule(opType: string, inputSince: number, grad: (ctx: GradContext, r: Reduction, g: string, X: string, Y: () => string) => string): GradRule {
   return {
     opType,
     backward: (ctx) => {
       const r = reduction(ctx, inputSince);
-      return [grad(ctx, r, r.kept(ctx.GO(0)!), ctx.I(0), r.kept(ctx.O(0))), null];
+      return [grad(ctx, r, r.kept(ctx.GO(0)!), ctx.I(0), () => r.kept(ctx.O(0))), null];
     },
   };
 }
@@ -67,6 +67,7 @@ export const reduceSumGrad = reduceRule('ReduceSum', 13, (ctx, r, g, X) => sprea
 export const reduceMeanGrad = reduceRule('ReduceMean', 18, (ctx, r, g, X) => {
   if (r.noop) return g;
   const { b } = ctx;
+  const spreadG = spread(ctx, r, g, X);
   const Y = ctx.O(0);
   const [sx, sy] = [ctx.shape(X), ctx.shape(Y)];
   let scale: string;
@@ -80,7 +81,7 @@ export const reduceMeanGrad = reduceRule('ReduceMean', 18, (ctx, r, g, X) => {
     scale = b.op('Div', [size(Y), size(X)]);
     if (half) scale = b.op('Cast', [scale], { to: t });
   }
-  return b.op('Mul', [spread(ctx, r, g, X), scale]);
+  return b.op('Mul', [spreadG, scale]);
 });
 
 /**
@@ -91,7 +92,7 @@ export const reduceMeanGrad = reduceRule('ReduceMean', 18, (ctx, r, g, X) => {
 function extremumGrad(opType: string) {
   return reduceRule(opType, 18, (ctx, r, g, X, Y) => {
     const { b } = ctx;
-    const hit = b.op('Equal', [X, Y]);
+    const hit = b.op('Equal', [X, Y()]);
     const count = r.again('ReduceSum', b.op('Cast', [hit], { to: elemTypeOrThrow(ctx, X, `the gradient of ${opType}`) }));
     return b.op('Where', [hit, b.op('Div', [g, count]), scalarLike(ctx, X, 0)]);
   });
@@ -103,8 +104,9 @@ export const reduceMinGrad = extremumGrad('ReduceMin');
 export const reduceL1Grad = reduceRule('ReduceL1', 18, ({ b }, _r, g, X) => b.op('Mul', [g, b.op('Sign', [X])]));
 
 /** dY/dx = x / Y; 0 where Y = 0 (every x there is 0), as torch's norm backward. */
-export const reduceL2Grad = reduceRule('ReduceL2', 18, (ctx, _r, g, X, Y) => {
+export const reduceL2Grad = reduceRule('ReduceL2', 18, (ctx, _r, g, X, keptY) => {
   const { b } = ctx;
+  const Y = keptY();
   const safe = b.op('Where', [b.op('Equal', [Y, scalarLike(ctx, Y, 0)]), scalarLike(ctx, Y, 1), Y]);
   return b.op('Mul', [g, b.op('Div', [X, safe])]);
 });
@@ -113,10 +115,10 @@ export const reduceL2Grad = reduceRule('ReduceL2', 18, (ctx, _r, g, X, Y) => {
 export const reduceSumSquareGrad = reduceRule('ReduceSumSquare', 18, (ctx, _r, g, X) => ctx.b.op('Mul', [g, ctx.b.op('Mul', [X, scalarLike(ctx, X, 2)])]));
 
 /** dY/dx = exp(x - Y), the softmax over the reduced axes. */
-export const reduceLogSumExpGrad = reduceRule('ReduceLogSumExp', 18, ({ b }, _r, g, X, Y) => b.op('Mul', [g, b.op('Exp', [b.op('Sub', [X, Y])])]));
+export const reduceLogSumExpGrad = reduceRule('ReduceLogSumExp', 18, ({ b }, _r, g, X, Y) => b.op('Mul', [g, b.op('Exp', [b.op('Sub', [X, Y()])])]));
 
 /** dY/dx = 1 / Σx = exp(-Y). */
-export const reduceLogSumGrad = reduceRule('ReduceLogSum', 18, (ctx, r, g, X, Y) => spread(ctx, r, ctx.b.op('Div', [g, ctx.b.op('Exp', [Y])]), X));
+export const reduceLogSumGrad = reduceRule('ReduceLogSum', 18, (ctx, r, g, X, Y) => spread(ctx, r, ctx.b.op('Div', [g, ctx.b.op('Exp', [Y()])]), X));
 
 /**
  * dY/dx_i = Π_{j≠i} x_j, without dividing by zero (as torch's prod backward): Y / x_i where
@@ -129,5 +131,5 @@ export const reduceProdGrad = reduceRule('ReduceProd', 18, (ctx, r, g, X, Y) => 
   const nonZero = b.op('Where', [isZero, one, X]);
   const zeros = r.again('ReduceSum', b.op('Cast', [isZero], { to: elemTypeOrThrow(ctx, X, 'the gradient of ReduceProd') }));
   const othersAtZero = b.op('Where', [b.op('Equal', [zeros, one]), r.again('ReduceProd', nonZero), zero]);
-  return b.op('Mul', [g, b.op('Where', [isZero, othersAtZero, b.op('Div', [Y, nonZero])])]);
+  return b.op('Mul', [g, b.op('Where', [isZero, othersAtZero, b.op('Div', [Y(), nonZero])])]);
 });
