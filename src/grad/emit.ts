@@ -76,10 +76,15 @@ function axesForm(e: Emitter, since: number, axes: number[] | string | undefined
   return { inputs: [], attrs: { axes } };
 }
 
+/** Any Reduce* op over `axes` (undefined = all axes); ReduceSum takes axes as an input from 13, the others from 18. */
+export function reduce(e: Emitter, op: string, x: string, axes: number[] | string | undefined, keepdims: boolean, noopWithEmptyAxes = false): string {
+  const f = axesForm(e, op === 'ReduceSum' ? 13 : 18, axes);
+  return e.b.op(op, [x, ...f.inputs], { ...f.attrs, keepdims: keepdims ? 1 : 0, ...(noopWithEmptyAxes ? { noop_with_empty_axes: 1 } : {}) });
+}
+
 /** ReduceSum over `axes` (undefined = all axes). */
 export function reduceSum(e: Emitter, x: string, axes: number[] | string | undefined, keepdims: boolean, noopWithEmptyAxes = false): string {
-  const f = axesForm(e, 13, axes);
-  return e.b.op('ReduceSum', [x, ...f.inputs], { ...f.attrs, keepdims: keepdims ? 1 : 0, ...(noopWithEmptyAxes ? { noop_with_empty_axes: 1 } : {}) });
+  return reduce(e, 'ReduceSum', x, axes, keepdims, noopWithEmptyAxes);
 }
 
 /** ReduceMean over `axes` (undefined = all axes). */

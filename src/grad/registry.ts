@@ -3,20 +3,37 @@
  * and the ops through which no gradient flows.
  */
 import { addGrad, divGrad, maxGrad, meanGrad, minGrad, mulGrad, negGrad, powGrad, subGrad, sumGrad, whereGrad } from './rules/arithmetic.js';
+import { celuGrad, eluGrad, hardSigmoidGrad, hardSwishGrad, mishGrad, pReluGrad, seluGrad } from './rules/activations.js';
 import { convGrad } from './rules/conv.js';
+import { cumSumGrad } from './rules/cumsum.js';
 import { ifGrad } from './rules/control-flow.js';
 import { loopGrad } from './rules/loop.js';
 import { gruGrad, lstmGrad } from './rules/recurrent.js';
 import { scanGrad } from './rules/scan.js';
+import { scatterElementsGrad, scatterNDGrad } from './rules/scatter.js';
 import { gatherElementsGrad, gatherGrad } from './rules/gather.js';
 import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
 import { batchNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
 import { concatGrad, sliceGrad, splitGrad } from './rules/pieces.js';
 import { averagePoolGrad, globalAveragePoolGrad, maxPoolGrad } from './rules/pool.js';
-import { reduceMeanGrad, reduceSumGrad } from './rules/reduce.js';
+import {
+  reduceL1Grad,
+  reduceL2Grad,
+  reduceLogSumExpGrad,
+  reduceLogSumGrad,
+  reduceMaxGrad,
+  reduceMeanGrad,
+  reduceMinGrad,
+  reduceProdGrad,
+  reduceSumGrad,
+  reduceSumSquareGrad,
+} from './rules/reduce.js';
 import { expandGrad, flattenGrad, reshapeGrad, squeezeGrad, transposeGrad, unsqueezeGrad } from './rules/shape.js';
 import { logSoftmaxGrad, softmaxGrad } from './rules/softmax.js';
+import { tileGrad } from './rules/tile.js';
+import { cosGrad, sinGrad } from './rules/trig.js';
+import { triluGrad } from './rules/trilu.js';
 import {
   absGrad,
   clipGrad,
@@ -59,6 +76,16 @@ const RULES: GradRule[] = [
   reciprocalGrad,
   softplusGrad,
   clipGrad,
+  sinGrad,
+  cosGrad,
+  // activations
+  hardSigmoidGrad,
+  hardSwishGrad,
+  pReluGrad,
+  eluGrad,
+  seluGrad,
+  celuGrad,
+  mishGrad,
   // linear algebra
   matMulGrad,
   gemmGrad,
@@ -78,9 +105,22 @@ const RULES: GradRule[] = [
   sliceGrad,
   gatherGrad,
   gatherElementsGrad,
+  scatterNDGrad,
+  scatterElementsGrad,
+  tileGrad,
+  triluGrad,
   // reductions
   reduceSumGrad,
   reduceMeanGrad,
+  reduceMaxGrad,
+  reduceMinGrad,
+  reduceProdGrad,
+  reduceL1Grad,
+  reduceL2Grad,
+  reduceSumSquareGrad,
+  reduceLogSumGrad,
+  reduceLogSumExpGrad,
+  cumSumGrad,
   // neural-network layers
   convGrad,
   maxPoolGrad,

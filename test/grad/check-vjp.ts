@@ -269,9 +269,12 @@ async function runOnce(spec: VjpSpec, floatType: number, opts: VjpOptions): Prom
   }
 }
 
-/** ORT refuses a model at session creation when it has no kernel for an op at that type. */
+/**
+ * ORT refuses a model at session creation when it has no kernel for an op at that type, or (for
+ * ops whose schema it checks first, e.g. Celu) when the schema lists no double type.
+ */
 function isMissingKernel(e: unknown): boolean {
-  return /NOT_IMPLEMENTED|Could not find an implementation|not implemented|type.*not supported|Type \(tensor\(double\)\)/i.test(String(e));
+  return /NOT_IMPLEMENTED|Could not find an implementation|not implemented|type.*not supported|Type \(tensor\(double\)\)|Type 'tensor\(double\)' of input parameter/i.test(String(e));
 }
 
 /** Checks dL/dx of the spec against finite differences; throws when over tolerance. */

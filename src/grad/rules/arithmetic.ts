@@ -74,17 +74,23 @@ export const meanGrad: GradRule = {
 };
 
 /**
- * Max and Min route the gradient to the inputs equal to the result. On ties every tied input
- * gets the full gradient (a subgradient choice; ties are measure-zero for float data).
+ * Max and Min route the gradient to the inputs equal to the result, split equally among ties:
+ * torch.maximum(a, a) and torch.minimum give each side half (checked with torch 1.13), and a
+ * tie of k inputs gives each 1/k (torch.amax's choice; chained torch.maximum would give ¼, ¼, ½).
  */
 function extremumGrad(opType: string): GradRule {
   return {
     opType,
     backward: (ctx) => {
-      const zero = scalarLike(ctx, ctx.O(0), 0);
-      return ctx.node.inputs.map((x, i) =>
-        ifNeeded(ctx, i, () => unbroadcast(ctx, ctx.b.op('Where', [ctx.b.op('Equal', [x, ctx.O(0)]), go(ctx), zero]), x)),
-      );
+      const { b } = ctx;
+      const Y = ctx.O(0);
+      if (ctx.node.inputs.length === 1) return [go(ctx)];
+      const t = elemTypeOrThrow(ctx, Y, `the gradient of ${opType}`);
+      const hits = ctx.node.inputs.map((x) => b.op('Equal', [x, Y]));
+      const count = b.op('Sum', hits.map((h) => b.op('Cast', [h], { to: t })));
+      const share = b.op('Div', [go(ctx), count]);
+      const zero = scalarLike(ctx, Y, 0);
+      return ctx.node.inputs.map((x, i) => ifNeeded(ctx, i, () => unbroadcast(ctx, b.op('Where', [hits[i], share, zero]), x)));
     },
   };
 }

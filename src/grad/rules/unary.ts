@@ -1,6 +1,7 @@
 /** Gradients of elementwise unary math: Sqrt, Exp, Log, Tanh, Sigmoid, Relu, LeakyRelu, Erf, Abs, Reciprocal, Softplus, Clip. */
 import { attrFloat } from '../../ir/attributes.js';
-import { scalarLike } from '../emit.js';
+import { ifNeeded, scalarLike } from '../emit.js';
+import { unbroadcast } from '../unbroadcast.js';
 import type { GradContext, GradRule } from '../types.js';
 
 /** A rule for y = f(x) whose derivative the callback writes as g·f'(x) from X, Y and g. */
@@ -59,12 +60,39 @@ export const reciprocalGrad = unary('Reciprocal', ({ b }, g, _X, Y) => b.op('Neg
 /** dy/dx = sigmoid(x) */
 export const softplusGrad = unary('Softplus', ({ b }, g, X) => b.op('Mul', [g, b.op('Sigmoid', [X])]));
 
-/** The gradient passes where the value was not clipped (y = x); min and max get none. */
+/**
+ * Y = min(max(X, lo), hi), as torch.clamp (checked with torch 1.13): X gets the gradient where
+ * lo <= X <= hi, bounds included; lo gets what falls strictly below it, hi what lies strictly
+ * above. When lo > hi every output is hi (ONNX and torch agree), so all of it goes to hi.
+ * Before opset 11 the bounds are attributes and get nothing.
+ */
 export const clipGrad: GradRule = {
   opType: 'Clip',
   backward: (ctx) => {
-    const [X, Y] = [ctx.I(0), ctx.O(0)];
-    const pass = ctx.b.op('Where', [ctx.b.op('Equal', [X, Y]), ctx.GO(0)!, scalarLike(ctx, X, 0)]);
-    return [pass, null, null];
+    const { b } = ctx;
+    const X = ctx.I(0);
+    const g = ctx.GO(0)!;
+    const zero = scalarLike(ctx, X, 0);
+    const bound = (i: number, attr: string): string | undefined => {
+      if (ctx.opset >= 11) return ctx.I(i) || undefined;
+      const v = attrFloat(ctx.node, attr);
+      return v === undefined ? undefined : scalarLike(ctx, X, v);
+    };
+    const [lo, hi] = [bound(1, 'min'), bound(2, 'max')];
+    // GreaterOrEqual arrives in opset 12 and float Equal in 11: Or(>, =) keeps NaN out as it
+    // does; before 11 Not(<) lets a NaN input's gradient through.
+    const atLeast = (a: string, c: string) =>
+      ctx.opset >= 12
+        ? b.op('GreaterOrEqual', [a, c])
+        : ctx.opset >= 11
+          ? b.op('Or', [b.op('Greater', [a, c]), b.op('Equal', [a, c])])
+          : b.op('Not', [b.op('Less', [a, c])]);
+    const conds = [lo && atLeast(X, lo), hi && atLeast(hi, X)].filter((c): c is string => !!c);
+    const gx = ifNeeded(ctx, 0, () => (conds.length === 0 ? g : b.op('Where', [conds.length === 1 ? conds[0] : b.op('And', conds), g, zero])));
+    const toBound = (i: number, side: string, cond: () => string) =>
+      ctx.opset >= 11 && ctx.I(i) && ctx.needsGI(i) ? unbroadcast(ctx, b.op('Where', [cond(), g, zero]), side) : null;
+    const below = () => (hi ? b.op('And', [b.op('Less', [X, lo!]), b.op('Less', [lo!, hi])]) : b.op('Less', [X, lo!]));
+    const above = () => (lo ? b.op('Or', [b.op('Greater', [X, hi!]), b.op('Less', [hi!, lo])]) : b.op('Greater', [X, hi!]));
+    return [gx, toBound(1, lo!, below), toBound(2, hi!, above)];
   },
 };

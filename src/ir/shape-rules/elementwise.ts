@@ -6,7 +6,7 @@ import { INT_TYPES, broadcastShapes, intArith } from './facts.js';
 import type { Dim } from '../value-type.js';
 
 export const sameShapeRule: ShapeRule = {
-  ops: ['Identity', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Erf', 'Reciprocal', 'Softplus', 'Elu', 'Gelu', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Softmax', 'LogSoftmax', 'Clip', 'HardSigmoid', 'HardSwish', 'Selu', 'Celu', 'Mish', 'LRN', 'CumSum', 'InstanceNormalization', 'BatchNormalization', 'LayerNormalization'],
+  ops: ['Identity', 'Neg', 'Abs', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Sqrt', 'Erf', 'Reciprocal', 'Softplus', 'Elu', 'Gelu', 'Sin', 'Cos', 'Floor', 'Ceil', 'Round', 'Sign', 'Softmax', 'LogSoftmax', 'Clip', 'HardSigmoid', 'HardSwish', 'Selu', 'Celu', 'Mish', 'LRN', 'CumSum', 'Trilu', 'InstanceNormalization', 'BatchNormalization', 'LayerNormalization'],
   infer: (c) => {
     const { V, P, out, same, op } = c;
     same();
