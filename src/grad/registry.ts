@@ -13,6 +13,7 @@ import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
 import { batchNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
 import { concatGrad, sliceGrad, splitGrad } from './rules/pieces.js';
+import { padGrad } from './rules/pad.js';
 import { averagePoolGrad, globalAveragePoolGrad, maxPoolGrad } from './rules/pool.js';
 import { reduceMeanGrad, reduceSumGrad } from './rules/reduce.js';
 import { expandGrad, flattenGrad, reshapeGrad, squeezeGrad, transposeGrad, unsqueezeGrad } from './rules/shape.js';
@@ -76,6 +77,7 @@ const RULES: GradRule[] = [
   concatGrad,
   splitGrad,
   sliceGrad,
+  padGrad,
   gatherGrad,
   gatherElementsGrad,
   // reductions
