@@ -4,6 +4,7 @@
  */
 import { addGrad, divGrad, maxGrad, meanGrad, minGrad, mulGrad, negGrad, powGrad, subGrad, sumGrad, whereGrad } from './rules/arithmetic.js';
 import { convGrad } from './rules/conv.js';
+import { convTransposeGrad } from './rules/conv-transpose.js';
 import { ifGrad } from './rules/control-flow.js';
 import { loopGrad } from './rules/loop.js';
 import { gruGrad, lstmGrad } from './rules/recurrent.js';
@@ -85,6 +86,7 @@ const RULES: GradRule[] = [
   reduceMeanGrad,
   // neural-network layers
   convGrad,
+  convTransposeGrad,
   maxPoolGrad,
   averagePoolGrad,
   globalAveragePoolGrad,

@@ -44,3 +44,32 @@ export const globalPoolRule: ShapeRule = {
     out(0, { shape: s ? [s[0], s[1], ...s.slice(2).map(() => 1)] : undefined, elemType: T(0) });
   },
 };
+
+/** out = stride·(in − 1) + output_padding + dilation·(k − 1) + 1 − pads (or output_shape); channels W[1]·group. */
+export const convTransposeRule: ShapeRule = {
+  ops: ['ConvTranspose'],
+  infer: (c) => {
+    const { S, T, out, node: n } = c;
+    const s = S(0);
+    const w = S(1);
+    if (!s) return out(0, { elemType: T(0) });
+    const spatial = s.length - 2;
+    const group = attrInt(n, 'group', 1);
+    const channels = typeof w?.[1] === 'number' ? w[1] * group : null;
+    const kernel = attrInts(n, 'kernel_shape') ?? w?.slice(2);
+    const given = attrInts(n, 'output_shape');
+    const autoPad = attrString(n, 'auto_pad', 'NOTSET');
+    const strides = attrInts(n, 'strides') ?? new Array<number>(spatial).fill(1);
+    const dims = s.slice(2).map((d, i): Dim => {
+      if (given) return given[given.length - spatial + i];
+      const k = kernel?.[i];
+      if (typeof d !== 'number' || typeof k !== 'number') return null;
+      if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return d * strides[i];
+      const dil = attrInts(n, 'dilations')?.[i] ?? 1;
+      const op = attrInts(n, 'output_padding')?.[i] ?? 0;
+      const pads = autoPad === 'VALID' ? [0, 0] : [attrInts(n, 'pads')?.[i] ?? 0, attrInts(n, 'pads')?.[i + spatial] ?? 0];
+      return strides[i] * (d - 1) + op + dil * (k - 1) + 1 - pads[0] - pads[1];
+    });
+    out(0, { shape: [s[0], channels, ...dims], elemType: T(0) });
+  },
+};
