@@ -12,7 +12,7 @@ import { scanGrad } from './rules/scan.js';
 import { gatherElementsGrad, gatherGrad } from './rules/gather.js';
 import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
-import { batchNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
+import { batchNormalizationGrad, groupNormalizationGrad, instanceNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
 import { concatGrad, sliceGrad, splitGrad } from './rules/pieces.js';
 import { padGrad } from './rules/pad.js';
 import { averagePoolGrad, globalAveragePoolGrad, maxPoolGrad } from './rules/pool.js';
@@ -92,6 +92,8 @@ const RULES: GradRule[] = [
   globalAveragePoolGrad,
   batchNormalizationGrad,
   layerNormalizationGrad,
+  instanceNormalizationGrad,
+  groupNormalizationGrad,
   softmaxGrad,
   logSoftmaxGrad,
   lstmGrad,

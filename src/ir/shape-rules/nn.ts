@@ -73,3 +73,9 @@ export const convTransposeRule: ShapeRule = {
     out(0, { shape: [s[0], channels, ...dims], elemType: T(0) });
   },
 };
+
+/** GroupNormalization keeps its input's shape (InstanceNormalization is listed with the element-wise ops). */
+export const groupNormalizationRule: ShapeRule = {
+  ops: ['GroupNormalization'],
+  infer: (c) => c.same(),
+};
