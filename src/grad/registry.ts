@@ -12,6 +12,7 @@ import { scanGrad } from './rules/scan.js';
 import { gatherElementsGrad, gatherGrad } from './rules/gather.js';
 import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
+import { einsumGrad } from './rules/einsum.js';
 import { batchNormalizationGrad, groupNormalizationGrad, instanceNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
 import { concatGrad, sliceGrad, splitGrad } from './rules/pieces.js';
 import { padGrad } from './rules/pad.js';
@@ -64,6 +65,7 @@ const RULES: GradRule[] = [
   // linear algebra
   matMulGrad,
   gemmGrad,
+  einsumGrad,
   // pass-through
   identityGrad,
   dropoutGrad,

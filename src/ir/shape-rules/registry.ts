@@ -7,7 +7,7 @@ import { sameShapeRule, dropoutRule, boolSameShapeRule, broadcastRule, compariso
 import { shapeOfRule, sizeRule, unsqueezeRule, squeezeRule, concatRule, reshapeRule, flattenRule, transposeRule, expandRule, tileRule, padRule, splitRule, sliceRule } from './shape-ops.js';
 import { constantRule, constantOfShapeRule, rangeRule } from './constants.js';
 import { gatherRule, gatherElementsRule, scatterRule, oneHotRule, nonZeroRule, argMaxMinRule } from './indexing.js';
-import { matMulRule, gemmRule } from './linalg.js';
+import { matMulRule, gemmRule, einsumRule } from './linalg.js';
 import { reduceRule } from './reduce.js';
 import { slidingWindowRule, globalPoolRule, convTransposeRule, groupNormalizationRule } from './nn.js';
 import { lossRule } from './losses.js';
@@ -47,6 +47,7 @@ const RULES: ShapeRule[] = [
   argMaxMinRule,
   matMulRule,
   gemmRule,
+  einsumRule,
   reduceRule,
   slidingWindowRule,
   globalPoolRule,
