@@ -16,6 +16,7 @@ import { einsumGrad } from './rules/einsum.js';
 import { batchNormalizationGrad, groupNormalizationGrad, instanceNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
 import { concatGrad, sliceGrad, splitGrad } from './rules/pieces.js';
 import { padGrad } from './rules/pad.js';
+import { resizeGrad } from './rules/resize.js';
 import { averagePoolGrad, globalAveragePoolGrad, maxPoolGrad } from './rules/pool.js';
 import { reduceMeanGrad, reduceSumGrad } from './rules/reduce.js';
 import { expandGrad, flattenGrad, reshapeGrad, squeezeGrad, transposeGrad, unsqueezeGrad } from './rules/shape.js';
@@ -89,6 +90,7 @@ const RULES: GradRule[] = [
   // neural-network layers
   convGrad,
   convTransposeGrad,
+  resizeGrad,
   maxPoolGrad,
   averagePoolGrad,
   globalAveragePoolGrad,

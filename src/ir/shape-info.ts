@@ -77,6 +77,7 @@ export class ShapeInfo {
     old.elemType ??= f.elemType;
     old.value ??= f.value;
     old.partial ??= f.partial;
+    old.floats ??= f.floats;
   }
 
   private inferSafe(n: Node): void {
@@ -109,6 +110,7 @@ export class ShapeInfo {
       T: (i) => f(i).elemType,
       V: (i) => f(i).value,
       P: (i) => f(i).value ?? f(i).partial,
+      F: (i) => f(i).floats,
       val: (name) => (this.facts.get(name) ?? this.outer?.get(name))?.value,
       out,
       same: (t = f(0).elemType) => out(0, { shape: f(0).shape, elemType: t }),

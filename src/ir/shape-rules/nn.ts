@@ -79,3 +79,28 @@ export const groupNormalizationRule: ShapeRule = {
   ops: ['GroupNormalization'],
   infer: (c) => c.same(),
 };
+
+/**
+ * Resize (opset 11+): sizes when known, else floor(in · scale) computed as the runtime does, in
+ * float32 (7 · 0.7f is 7 there, 6.99… in float64). Only the listed axes with opset 18's axes.
+ */
+export const resizeRule: ShapeRule = {
+  ops: ['Resize'],
+  infer: (c) => {
+    const { S, T, V, F, out, node: n, opset } = c;
+    const s = S(0);
+    if (!s || opset < 11) return out(0, { elemType: T(0) });
+    const axes = (attrInts(n, 'axes') ?? s.map((_, a) => a)).map((a) => (a < 0 ? a + s.length : a));
+    const sizes = n.inputs[3] ? V(3) : undefined;
+    const scales = n.inputs[2] ? F(2) : undefined;
+    const stretch = attrString(n, 'keep_aspect_ratio_policy', 'stretch') === 'stretch';
+    const dims: Dim[] = [...s];
+    axes.forEach((a, j) => {
+      const d = s[a];
+      if (n.inputs[3]) dims[a] = sizes && stretch ? sizes[j] : null;
+      else if (scales?.length) dims[a] = typeof d === 'number' ? Math.floor(Math.fround(Math.fround(d) * Math.fround(scales[j]))) : scales[j] === 1 ? d : null;
+      else dims[a] = null;
+    });
+    out(0, { shape: dims, elemType: T(0) });
+  },
+};

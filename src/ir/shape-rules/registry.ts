@@ -9,7 +9,7 @@ import { constantRule, constantOfShapeRule, rangeRule } from './constants.js';
 import { gatherRule, gatherElementsRule, scatterRule, oneHotRule, nonZeroRule, argMaxMinRule } from './indexing.js';
 import { matMulRule, gemmRule, einsumRule } from './linalg.js';
 import { reduceRule } from './reduce.js';
-import { slidingWindowRule, globalPoolRule, convTransposeRule, groupNormalizationRule } from './nn.js';
+import { slidingWindowRule, globalPoolRule, convTransposeRule, groupNormalizationRule, resizeRule } from './nn.js';
 import { lossRule } from './losses.js';
 import { ifRule, loopRule, scanRule, recurrentRule } from './control.js';
 
@@ -53,6 +53,7 @@ const RULES: ShapeRule[] = [
   globalPoolRule,
   convTransposeRule,
   groupNormalizationRule,
+  resizeRule,
   ifRule,
   loopRule,
   scanRule,
