@@ -51,6 +51,12 @@ export class ShapeInfo {
     return this.get(name)?.value;
   }
 
+  /** Elements of a small integer tensor, each known or not (Shape of [batch, 3] is ['batch', 3]). */
+  partial(name: string): Dim[] | undefined {
+    const f = this.get(name);
+    return f?.value ?? f?.partial;
+  }
+
   /** Static rank when known. */
   rank(name: string): number | undefined {
     return this.shape(name)?.length;

@@ -68,6 +68,22 @@ describe('Resize gradient against finite differences', () => {
     });
 });
 
+/** torch's F.interpolate(x, size=(h, w)): sizes = Concat(Shape(x)[0:2], [h, w]). */
+const torchSized = (h: number, w: number, ctm: string): VjpSpec['build'] => (b, [input]) => {
+  const batchAndChannels = b.op('Slice', [b.op('Shape', [input]), b.int64s('start', [0]), b.int64s('end', [2]), b.int64s('axes', [0])]);
+  const sized = b.op('Concat', [batchAndChannels, b.int64s('hw', [h, w])], { axis: 0 });
+  return [b.op('Resize', [input, '', '', sized], linear(ctm))];
+};
+
+describe('Resize gradient: sizes made from Shape(x)', () => {
+  it('with symbolic batch and channels, only the spatial axes get a map (one identity and its Resize each)', async () => {
+    const r = await checkVjp({ build: torchSized(5, 7, 'align_corners'), inputs: [x(2, 3, 3, 4)], dtype: 'float32', dynamic: true }, { tol: F32_LINEAR });
+    expect(r.maxGrad).toBeGreaterThan(1e-3);
+    expect(r.model.graph.nodes.filter((n) => n.opType === 'Resize').length).toBe(3);
+    expect(r.model.graph.nodes.filter((n) => n.opType === 'EyeLike').length).toBe(2);
+  });
+});
+
 describe('Resize gradient: refusals', () => {
   it('nearest below opset 16 says which opset it needs', async () => {
     await expect(checkVjp(resize(nearest('asymmetric', 'floor'), x(1, 1, 2, 2), { scales: scales([1, 1, 2, 2]) }, { opset: 13 }))).rejects.toThrow(/opset 16/);

@@ -62,7 +62,7 @@ function separableGrad(ctx: GradContext, g: string, rank: number): string {
   const axesAttr = attrInts(node, 'axes')?.map((a) => (a < 0 ? a + rank : a));
   const sizes = ctx.I(3);
   const scales = sizes ? undefined : floatsOf(ctx, ctx.I(2));
-  const knownSizes = sizes ? ctx.value(sizes) : undefined;
+  const partialSizes = sizes ? ctx.partial?.(sizes) : undefined;
   const legacy = ctx.opset < 13;
   const emptyFloats = () => b.constant('grad/empty', DataType.FLOAT, [0], []);
   const axes = axesAttr ?? Array.from({ length: rank }, (_, a) => a);
@@ -72,7 +72,8 @@ function separableGrad(ctx: GradContext, g: string, rank: number): string {
     // An axis the node leaves as it is: at scale 1 every transform but tf_half_pixel_for_nearest
     // (gone since opset 13) maps each coordinate onto itself.
     if (scales && scales[j] === 1) return;
-    if (knownSizes && typeof n === 'number' && knownSizes[j] === n) return;
+    // Sizes made from Shape(X) keep X's (possibly symbolic) dims: torch's F.interpolate(size=...).
+    if (partialSizes && n !== undefined && n !== null && partialSizes[j] === n) return;
     const dim = dimOf(ctx, X, a);
     let eye: string;
     if (typeof n === 'number') eye = constLike(ctx, X, Array.from({ length: n * n }, (_, k) => (k % (n + 1) === 0 ? 1 : 0)), [n, 1, 1, n]);
@@ -83,7 +84,7 @@ function separableGrad(ctx: GradContext, g: string, rank: number): string {
     const roi = legacy ? emptyFloats() : '';
     const entry = (v: string) => b.op('Slice', [v, int64s(ctx, [j]), int64s(ctx, [j + 1])]);
     const inputs = sizes
-      ? [eye, roi, legacy ? emptyFloats() : '', b.op('Concat', [dim, int64s(ctx, [1, 1]), knownSizes ? int64s(ctx, [knownSizes[j]]) : entry(sizes)], { axis: 0 })]
+      ? [eye, roi, legacy ? emptyFloats() : '', b.op('Concat', [dim, int64s(ctx, [1, 1]), typeof partialSizes?.[j] === 'number' ? int64s(ctx, [partialSizes[j] as number]) : entry(sizes)], { axis: 0 })]
       : [eye, roi, scales ? b.constant('grad/scales', DataType.FLOAT, [4], [1, 1, 1, scales[j]]) : b.op('Concat', [b.constant('grad/scales', DataType.FLOAT, [3], [1, 1, 1]), entry(ctx.I(2))], { axis: 0 })];
     const mapT = b.op('Reshape', [resizeLike(ctx, inputs, ['axes', 'keep_aspect_ratio_policy']), int64s(ctx, [0, -1])]);
     if (a === rank - 2) out = b.op('MatMul', [mapT, out]);

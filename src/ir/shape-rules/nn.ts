@@ -87,11 +87,11 @@ export const groupNormalizationRule: ShapeRule = {
 export const resizeRule: ShapeRule = {
   ops: ['Resize'],
   infer: (c) => {
-    const { S, T, V, F, out, node: n, opset } = c;
+    const { S, T, P, F, out, node: n, opset } = c;
     const s = S(0);
     if (!s || opset < 11) return out(0, { elemType: T(0) });
     const axes = (attrInts(n, 'axes') ?? s.map((_, a) => a)).map((a) => (a < 0 ? a + s.length : a));
-    const sizes = n.inputs[3] ? V(3) : undefined;
+    const sizes = n.inputs[3] ? P(3) : undefined;
     const scales = n.inputs[2] ? F(2) : undefined;
     const stretch = attrString(n, 'keep_aspect_ratio_policy', 'stretch') === 'stretch';
     const dims: Dim[] = [...s];
