@@ -55,6 +55,7 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
     shape: (n) => info.shape(n),
     elemType: (n) => info.elemType(n),
     value: (n) => info.value(n),
+    partial: (n) => info.partial(n),
   };
   const order = topoSort(graph);
   checkArguments(graph, info, opts);

@@ -5,6 +5,7 @@
 import { addGrad, divGrad, maxGrad, meanGrad, minGrad, mulGrad, negGrad, powGrad, subGrad, sumGrad, whereGrad } from './rules/arithmetic.js';
 import { celuGrad, eluGrad, hardSigmoidGrad, hardSwishGrad, mishGrad, pReluGrad, seluGrad } from './rules/activations.js';
 import { convGrad } from './rules/conv.js';
+import { convTransposeGrad } from './rules/conv-transpose.js';
 import { cumSumGrad } from './rules/cumsum.js';
 import { ifGrad } from './rules/control-flow.js';
 import { loopGrad } from './rules/loop.js';
@@ -14,8 +15,11 @@ import { scatterElementsGrad, scatterNDGrad } from './rules/scatter.js';
 import { gatherElementsGrad, gatherGrad } from './rules/gather.js';
 import { castGrad, dropoutGrad, identityGrad } from './rules/identity.js';
 import { gemmGrad, matMulGrad } from './rules/matmul.js';
-import { batchNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
+import { einsumGrad } from './rules/einsum.js';
+import { batchNormalizationGrad, groupNormalizationGrad, instanceNormalizationGrad, layerNormalizationGrad } from './rules/normalization.js';
 import { concatGrad, sliceGrad, splitGrad } from './rules/pieces.js';
+import { padGrad } from './rules/pad.js';
+import { resizeGrad } from './rules/resize.js';
 import { averagePoolGrad, globalAveragePoolGrad, maxPoolGrad } from './rules/pool.js';
 import {
   reduceL1Grad,
@@ -89,6 +93,7 @@ const RULES: GradRule[] = [
   // linear algebra
   matMulGrad,
   gemmGrad,
+  einsumGrad,
   // pass-through
   identityGrad,
   dropoutGrad,
@@ -103,6 +108,7 @@ const RULES: GradRule[] = [
   concatGrad,
   splitGrad,
   sliceGrad,
+  padGrad,
   gatherGrad,
   gatherElementsGrad,
   scatterNDGrad,
@@ -123,11 +129,15 @@ const RULES: GradRule[] = [
   cumSumGrad,
   // neural-network layers
   convGrad,
+  convTransposeGrad,
+  resizeGrad,
   maxPoolGrad,
   averagePoolGrad,
   globalAveragePoolGrad,
   batchNormalizationGrad,
   layerNormalizationGrad,
+  instanceNormalizationGrad,
+  groupNormalizationGrad,
   softmaxGrad,
   logSoftmaxGrad,
   lstmGrad,

@@ -23,6 +23,8 @@ export interface Emitter {
    * static form (e.g. Pad) over a dynamic one.
    */
   value(name: string): number[] | undefined;
+  /** Elements of a small integer tensor, known or symbolic, where shapes tell (sizes made from Shape). */
+  partial?(name: string): Dim[] | undefined;
 }
 
 export interface GradContext extends Emitter {

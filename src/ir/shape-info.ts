@@ -51,6 +51,12 @@ export class ShapeInfo {
     return this.get(name)?.value;
   }
 
+  /** Elements of a small integer tensor, each known or not (Shape of [batch, 3] is ['batch', 3]). */
+  partial(name: string): Dim[] | undefined {
+    const f = this.get(name);
+    return f?.value ?? f?.partial;
+  }
+
   /** Static rank when known. */
   rank(name: string): number | undefined {
     return this.shape(name)?.length;
@@ -77,6 +83,7 @@ export class ShapeInfo {
     old.elemType ??= f.elemType;
     old.value ??= f.value;
     old.partial ??= f.partial;
+    old.floats ??= f.floats;
   }
 
   private inferSafe(n: Node): void {
@@ -109,6 +116,7 @@ export class ShapeInfo {
       T: (i) => f(i).elemType,
       V: (i) => f(i).value,
       P: (i) => f(i).value ?? f(i).partial,
+      F: (i) => f(i).floats,
       val: (name) => (this.facts.get(name) ?? this.outer?.get(name))?.value,
       out,
       same: (t = f(0).elemType) => out(0, { shape: f(0).shape, elemType: t }),

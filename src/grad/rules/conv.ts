@@ -126,7 +126,7 @@ function kernelOf(ctx: GradContext, W: string, rank: number): number[] {
  * computes only the diagonal blocks. Its output runs past the kernel when the stride leaves a
  * remainder; the excess is sliced off.
  */
-function weightGrad(ctx: GradContext, X: string, W: string, g: string, w: Window, group: number, rank: number): string {
+export function weightGrad(ctx: GradContext, X: string, W: string, g: string, w: Window, group: number, rank: number): string {
   const { b } = ctx;
   const d = rank - 2;
   const swap01 = [1, 0, ...Array.from({ length: d }, (_, i) => i + 2)];

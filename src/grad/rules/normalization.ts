@@ -1,7 +1,7 @@
-/** Gradients of BatchNormalization (inference form) and LayerNormalization. */
+/** Gradients of BatchNormalization (inference form), LayerNormalization, InstanceNormalization and GroupNormalization. */
 import { GraphError } from '../../errors.js';
 import { attrFloat, attrInt } from '../../ir/attributes.js';
-import { ifNeeded, rankOrThrow, reduceMean, reduceSum, scalarLike, unsqueeze } from '../emit.js';
+import { ifNeeded, int64s, rankOrThrow, reduceMean, reduceSum, scalarLike, shapeOf, unsqueeze } from '../emit.js';
 import type { GradContext, GradRule } from '../types.js';
 import { unbroadcast } from '../unbroadcast.js';
 
@@ -61,25 +61,83 @@ export const layerNormalizationGrad: GradRule = {
     const rank = rankOrThrow(ctx, X, 'LayerNormalization');
     const axis = attrInt(node, 'axis', -1);
     const normAxes = range(axis < 0 ? axis + rank : axis, rank);
-    const mean = (v: string) => reduceMean(ctx, v, normAxes, true);
-    let xhatMemo: [string, string] | undefined;
-    const normalized = () => {
-      if (!xhatMemo) {
-        const xc = b.op('Sub', [X, mean(X)]);
-        const inv = invStd(ctx, mean(b.op('Mul', [xc, xc])), attrFloat(node, 'epsilon', 1e-5));
-        xhatMemo = [b.op('Mul', [xc, inv]), inv];
-      }
-      return xhatMemo;
-    };
+    let memo: [string, string] | undefined;
+    const normalized = () => (memo ??= standardize(ctx, X, normAxes, attrFloat(node, 'epsilon', 1e-5)));
     return [
       ifNeeded(ctx, 0, () => {
         const [xhat, inv] = normalized();
-        const gs = b.op('Mul', [g, scale]);
-        const centered = b.op('Sub', [gs, mean(gs)]);
-        return b.op('Mul', [inv, b.op('Sub', [centered, b.op('Mul', [xhat, mean(b.op('Mul', [gs, xhat]))])])]);
+        return standardizedInputGrad(ctx, b.op('Mul', [g, scale]), xhat, inv, normAxes);
       }),
       ifNeeded(ctx, 1, () => unbroadcast(ctx, b.op('Mul', [g, normalized()[0]]), scale)),
       ifNeeded(ctx, 2, () => unbroadcast(ctx, g, bias)),
+    ];
+  },
+};
+
+/** x̂ = (X − mean)·invstd over `axes` (statistics recomputed in X's type), and invstd. */
+function standardize(ctx: GradContext, X: string, axes: number[], eps: number): [xhat: string, inv: string] {
+  const { b } = ctx;
+  const xc = b.op('Sub', [X, reduceMean(ctx, X, axes, true)]);
+  const inv = invStd(ctx, reduceMean(ctx, b.op('Mul', [xc, xc]), axes, true), eps);
+  return [b.op('Mul', [xc, inv]), inv];
+}
+
+/** dX of x̂ over `axes` given gs = dY·scale: invstd·(gs − mean(gs) − x̂·mean(gs·x̂)). */
+function standardizedInputGrad(ctx: GradContext, gs: string, xhat: string, inv: string, axes: number[]): string {
+  const { b } = ctx;
+  const mean = (v: string) => reduceMean(ctx, v, axes, true);
+  const centered = b.op('Sub', [gs, mean(gs)]);
+  return b.op('Mul', [inv, b.op('Sub', [centered, b.op('Mul', [xhat, mean(b.op('Mul', [gs, xhat]))])])]);
+}
+
+/** Y = scale_c·x̂ + B_c, x̂ standardized over the spatial axes of each (n, c). */
+export const instanceNormalizationGrad: GradRule = {
+  opType: 'InstanceNormalization',
+  backward: (ctx) => {
+    const { b, node } = ctx;
+    const g = ctx.GO(0)!;
+    const [X, scale] = [ctx.I(0), ctx.I(1)];
+    const rank = rankOrThrow(ctx, X, 'InstanceNormalization');
+    const spatial = range(2, rank);
+    let memo: [string, string] | undefined;
+    const normalized = () => (memo ??= standardize(ctx, X, spatial, attrFloat(node, 'epsilon', 1e-5)));
+    const perChannel = (v: string) => unsqueeze(ctx, v, range(1, rank - 1));
+    return [
+      ifNeeded(ctx, 0, () => standardizedInputGrad(ctx, b.op('Mul', [g, perChannel(scale)]), ...normalized(), spatial)),
+      ifNeeded(ctx, 1, () => reduceSum(ctx, b.op('Mul', [g, normalized()[0]]), [0, ...spatial], false)),
+      ifNeeded(ctx, 2, () => reduceSum(ctx, g, [0, ...spatial], false)),
+    ];
+  },
+};
+
+/**
+ * GroupNormalization (opset 18): X [N, C, ...] standardized over each group of C / num_groups
+ * channels and their spatial axes, i.e. over the last axis of X reshaped to [N, G, -1]. Scale and
+ * bias are per group ([G]) at opset 18 and per channel ([C]) from opset 21, which changed them.
+ */
+export const groupNormalizationGrad: GradRule = {
+  opType: 'GroupNormalization',
+  backward: (ctx) => {
+    const { b, node } = ctx;
+    const g = ctx.GO(0)!;
+    const [X, scale] = [ctx.I(0), ctx.I(1)];
+    const rank = rankOrThrow(ctx, X, 'GroupNormalization');
+    const groups = attrInt(node, 'num_groups');
+    if (groups === undefined) throw new GraphError(`GroupNormalization '${node.name ?? ''}' has no num_groups, which ONNX requires`);
+    const perChannel = ctx.opset >= 21;
+    const grouped = (v: string) => b.op('Reshape', [v, int64s(ctx, [0, groups, -1])]);
+    const back = (v: string) => b.op('Reshape', [v, shapeOf(ctx, X)]);
+    let memo: [string, string] | undefined;
+    const normalized = () => (memo ??= standardize(ctx, grouped(X), [2], attrFloat(node, 'epsilon', 1e-5)));
+    const channelAxes = (v: string) => (perChannel ? unsqueeze(ctx, v, range(1, rank - 1)) : b.op('Reshape', [v, int64s(ctx, [groups, 1])]));
+    const paramGrad = (v: string) => (perChannel ? reduceSum(ctx, v, [0, ...range(2, rank)], false) : reduceSum(ctx, grouped(v), [0, 2], false));
+    return [
+      ifNeeded(ctx, 0, () => {
+        const gs = perChannel ? grouped(b.op('Mul', [g, channelAxes(scale)])) : b.op('Mul', [grouped(g), channelAxes(scale)]);
+        return back(standardizedInputGrad(ctx, gs, ...normalized(), [2]));
+      }),
+      ifNeeded(ctx, 1, () => paramGrad(b.op('Mul', [g, back(normalized()[0])]))),
+      ifNeeded(ctx, 2, () => paramGrad(g)),
     ];
   },
 };

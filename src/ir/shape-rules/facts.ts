@@ -12,6 +12,9 @@ export const MAX_TRACKED = 4096;
 /** Integer (and bool) tensors: the ones whose values are tracked. */
 export const INT_TYPES = new Set<number>([DataType.BOOL, DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64]);
 
+/** Float tensors up to this many elements have their values kept (scales, not weights). */
+const MAX_FLOATS = 16;
+
 export const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 
 export function isStatic(shape: Dim[] | undefined): shape is number[] {
@@ -59,6 +62,7 @@ export function mergeShapes(a: Dim[] | undefined, b: Dim[] | undefined): Dim[] |
 export function tensorFacts(t: Tensor): ValueFacts {
   const f: ValueFacts = { shape: [...t.dims], elemType: t.dataType };
   if (INT_TYPES.has(t.dataType) && product(t.dims) <= MAX_TRACKED && !Array.isArray(t.data) && t.storage !== 'external') f.value = tensorToNumbers(t);
+  if (FLOAT_TYPES.has(t.dataType) && product(t.dims) <= MAX_FLOATS && !Array.isArray(t.data) && t.storage !== 'external') f.floats = tensorToNumbers(t);
   return f;
 }
 

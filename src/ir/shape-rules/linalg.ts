@@ -1,7 +1,9 @@
-/** Shape rules: MatMul and Gemm. */
+/** Shape rules: MatMul, Gemm and Einsum. */
 import type { ShapeRule } from './types.js';
-import { attrInt } from '../attributes.js';
-import { broadcastShapes } from './facts.js';
+import { attrInt, attrString } from '../attributes.js';
+import { parseEinsum } from '../einsum-equation.js';
+import type { Dim } from '../value-type.js';
+import { broadcastDim, broadcastShapes } from './facts.js';
 
 export const matMulRule: ShapeRule = {
   ops: ['MatMul'],
@@ -27,5 +29,20 @@ export const gemmRule: ShapeRule = {
     const m = a ? (attrInt(n, 'transA', 0) ? a[1] : a[0]) : null;
     const k = b ? (attrInt(n, 'transB', 0) ? b[0] : b[1]) : null;
     out(0, { shape: [m ?? null, k ?? null], elemType: T(0) });
+  },
+};
+
+/** Each output subscript's dim from the operands that carry it (broadcast where they differ). */
+export const einsumRule: ShapeRule = {
+  ops: ['Einsum'],
+  infer: (c) => {
+    const { S, T, out, node: n } = c;
+    const shapes = n.inputs.map((_, i) => S(i));
+    const equation = attrString(n, 'equation');
+    if (equation === undefined || shapes.some((s) => !s)) return out(0, { elemType: T(0) });
+    const eq = parseEinsum(equation, shapes.map((s) => s!.length));
+    const dims = new Map<string, Dim>();
+    eq.inputs.forEach((letters, i) => letters.forEach((l, j) => dims.set(l, dims.has(l) ? broadcastDim(dims.get(l)!, shapes[i]![j]) : shapes[i]![j])));
+    out(0, { shape: eq.output.map((l) => dims.get(l) ?? null), elemType: T(0) });
   },
 };

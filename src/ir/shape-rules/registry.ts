@@ -7,9 +7,9 @@ import { sameShapeRule, dropoutRule, boolSameShapeRule, broadcastRule, compariso
 import { shapeOfRule, sizeRule, unsqueezeRule, squeezeRule, concatRule, reshapeRule, flattenRule, transposeRule, expandRule, tileRule, padRule, splitRule, sliceRule } from './shape-ops.js';
 import { constantRule, constantOfShapeRule, rangeRule } from './constants.js';
 import { gatherRule, gatherElementsRule, scatterRule, oneHotRule, nonZeroRule, argMaxMinRule } from './indexing.js';
-import { matMulRule, gemmRule } from './linalg.js';
+import { matMulRule, gemmRule, einsumRule } from './linalg.js';
 import { reduceRule } from './reduce.js';
-import { slidingWindowRule, globalPoolRule } from './nn.js';
+import { slidingWindowRule, globalPoolRule, convTransposeRule, groupNormalizationRule, resizeRule } from './nn.js';
 import { lossRule } from './losses.js';
 import { ifRule, loopRule, scanRule, recurrentRule } from './control.js';
 
@@ -47,9 +47,13 @@ const RULES: ShapeRule[] = [
   argMaxMinRule,
   matMulRule,
   gemmRule,
+  einsumRule,
   reduceRule,
   slidingWindowRule,
   globalPoolRule,
+  convTransposeRule,
+  groupNormalizationRule,
+  resizeRule,
   ifRule,
   loopRule,
   scanRule,

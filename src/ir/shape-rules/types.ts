@@ -14,6 +14,8 @@ export interface ValueFacts {
    * condition silero VAD computes). Symbolic or null where unknown; `value` once all are numbers.
    */
   partial?: Dim[];
+  /** Values of a small float tensor held in the graph (initializer or Constant): Resize's scales. */
+  floats?: number[];
 }
 
 export interface ShapeContext {
@@ -28,6 +30,8 @@ export interface ShapeContext {
   V(i: number): number[] | undefined;
   /** Elements of input i, known or not (`value` when every one is known, else `partial`). */
   P(i: number): Dim[] | undefined;
+  /** Values of float input i when the graph holds them (small initializers and Constants). */
+  F(i: number): number[] | undefined;
   /** Values of any value by name. */
   val(name: string): number[] | undefined;
   /** Records what is known about output i (merged with what was known). */
