@@ -171,12 +171,10 @@ const pad11: Step = (n, cx) => {
  * all true from 12): a graph that reads it is refused. The output itself is the input, as from 12
  * with training_mode false.
  */
-const dropout10: Step = (n, cx) => {
-  if (n.outputs[1] && cx.used(n.outputs[1])) return cx.refuse('its mask output is read, and the mask of an inference Dropout was unspecified before opset 12');
-  dropAttr(n, 'is_test');
-};
+const dropout10: Step = (n) => dropAttr(n, 'is_test');
 
 const dropout12: Step = (n, cx) => {
+  if (n.outputs[1] && cx.used(n.outputs[1])) return cx.refuse('its mask output is read, and the mask of an inference Dropout was unspecified before opset 12');
   const ratio = attrFloat(n, 'ratio');
   dropAttr(n, 'ratio', 'is_test');
   if (ratio !== undefined) n.inputs = [n.inputs[0], constantNode(cx, `${label(n)}_ratio`, DataType.FLOAT, [], [ratio])];
