@@ -248,6 +248,17 @@ describe('upgrade-opset: subgraphs, experimental ops, refusals, the pass', () =>
     const xs = Array.from(f.x.data as Float32Array);
     expect(y).toEqual(xs.map((v, i) => Math.fround(Math.fround(v * 0.5) + [1, -2, 0.25][Math.floor(i / 4)])));
   });
+  it('ThresholdedRelu and DynamicSlice (experimental before 10) → their standard forms', async () => {
+    const inputs = [{ name: 'x', dims: [3, 5] }];
+    const ints = (name: string, v: number[]) => makeTensor(name, DataType.INT64, [v.length], v);
+    const m = build(9, inputs, [node('ThresholdedRelu', ['x'], ['t'], { alpha: { float: 0.3 } }), node('DynamicSlice', ['t', 'st', 'en', 'ax'], ['y'])], ['y'], [ints('st', [1]), ints('en', [4]), ints('ax', [1])]);
+    const up = upgradeOpset(m);
+    expect(ops(up)).toEqual(['ThresholdedRelu', 'Slice']);
+    const f = feeds(inputs);
+    const y = Array.from((await (await session(up)).run(f)).y.data as Float32Array);
+    const xs = Array.from(f.x.data as Float32Array);
+    expect(y).toEqual([0, 1, 2].flatMap((r) => [1, 2, 3].map((c) => (xs[r * 5 + c] > Math.fround(0.3) ? xs[r * 5 + c] : 0))));
+  });
   it('RoiAlign below 16 keeps its coordinate mode (16 changed the default)', () => {
     const up = upgradeOpset(build(13, [{ name: 'x', dims: [1, 1, 4, 4] }, { name: 'r', dims: [1, 4] }, { name: 'b', dims: [1], type: DataType.INT64 }], [node('RoiAlign', ['x', 'r', 'b'], ['y'])], ['y']));
     expect(up.graph.nodes[0].attributes.map((a) => a.name)).toEqual(['coordinate_transformation_mode']);

@@ -218,8 +218,12 @@ const roiAlign16: Step = (n) => {
 
 const scan9: Step = (_n, cx) => cx.refuse('Scan 8 carries a batch axis and sequence_lens, which Scan 9+ does not have');
 
-/** Ops onnxruntime still runs from ONNX's old experimental set, written in standard ops. */
+/** Ops of ONNX's old experimental set (gone at opset 10) that onnxruntime still runs in old models, written in standard ops. */
 export const EXPERIMENTAL: Record<string, Step> = {
+  /** The same op (alpha defaults to 1.0 in both) became standard at 10. */
+  ThresholdedRelu: (n) => ({ node: n, at: 10 }),
+  /** Slice 10's inputs: data, starts, ends, axes. */
+  DynamicSlice: (n) => ({ node: { ...n, opType: 'Slice' }, at: 10 }),
   /** y = scale · x + bias[c] over NCHW. */
   ImageScaler: (n, cx) => {
     const x = n.inputs[0];

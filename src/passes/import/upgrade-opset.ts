@@ -78,13 +78,17 @@ function upgradeNode(n: Node, from: number, cx: Omit<StepContext, 'refuse'>, emi
   const step = { ...cx, refuse };
   let node = n;
   let at = from;
-  const experimental = EXPERIMENTAL[node.opType];
-  if (experimental && !OP_ARITY[node.opType]) {
-    experimental(node, step);
-    return;
-  }
   for (;;) {
     const versions = versionsAfter(node.opType, at);
+    const experimental = EXPERIMENTAL[node.opType];
+    if (versions === null && experimental) {
+      const r = experimental(node, step);
+      if (r === null) return;
+      if (!r) break;
+      node = r.node;
+      at = r.at;
+      continue;
+    }
     if (versions === null) refuse(OP_ARITY[node.opType] ? `ONNX has no ${node.opType} at opset ${at}` : `${node.opType} is not an ONNX operator at opset ${WORKING_OPSET}`);
     let replaced = false;
     for (const v of versions!) {
