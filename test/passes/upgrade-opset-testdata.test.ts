@@ -1,6 +1,6 @@
 /**
- * upgrade-opset against ONNX's own node tests (Debian's libonnx-testdata): every test model that
- * imports opset 7–12 is run in onnxruntime-node as it is and after the upgrade, on its
+ * upgrade-opset against ONNX's own node tests (Debian's libonnx-testdata: node, simple and the
+ * pytorch-* folders): every test model that imports opset 7–12 is run in onnxruntime-node as it is and after the upgrade, on its
  * test_data_set_0 inputs; the outputs must agree (floats within 1e-5 relative, the rest exactly).
  * Models onnxruntime cannot run as they are are skipped, with the reason counted; models the
  * upgrade refuses must be exactly the list below (each refusal is a one-line GraphError).
@@ -19,11 +19,10 @@ import { upgradeOpset } from '../../src/passes/import/upgrade-opset.js';
 import { GraphError } from '../../src/errors.js';
 import { compareRuns, session } from '../helpers/same-outputs.js';
 
-const ROOTS = ['/usr/share/libonnx-testdata/data/node', '/usr/share/libonnx-testdata/data/simple'];
+const ROOTS = ['node', 'simple', 'pytorch-converted', 'pytorch-operator'].map((d) => `/usr/share/libonnx-testdata/data/${d}`);
 
 /** Node tests the upgrade refuses on purpose, with the reason's gist. */
 const REFUSED: Record<string, RegExp> = {
-  test_scan_sum: /Scan 8 carries a batch axis/,
   test_resize_downsample_sizes_nearest_tf_half_pixel_for_nn: /'tf_half_pixel_for_nn' was removed at opset 13/,
 };
 

@@ -259,6 +259,17 @@ describe('upgrade-opset: subgraphs, experimental ops, refusals, the pass', () =>
     const xs = Array.from(f.x.data as Float32Array);
     expect(y).toEqual([0, 1, 2].flatMap((r) => [1, 2, 3].map((c) => (xs[r * 5 + c] > Math.fround(0.3) ? xs[r * 5 + c] : 0))));
   });
+  it('Scan 8 with a batch of 1 → Scan 9+ between Squeeze and Unsqueeze; another batch is refused', async () => {
+    const body = new Graph();
+    body.name = 'body';
+    body.inputs = [{ name: 'acc', type: tensorType(DataType.FLOAT, [2]) }, { name: 'row', type: tensorType(DataType.FLOAT, [2]) }];
+    body.nodes = [node('Add', ['acc', 'row'], ['acc_out']), node('Softmax', ['acc_out'], ['sm'], { axis: 0 }), node('Identity', ['sm'], ['scan_out'])];
+    body.outputs = [{ name: 'acc_out', type: tensorType(DataType.FLOAT, [2]) }, { name: 'scan_out', type: tensorType(DataType.FLOAT, [2]) }];
+    const scan = (b: number) => build(8, [{ name: 'init', dims: [b, 2] }, { name: 'xs', dims: [b, 3, 2] }], [node('Scan', ['', 'init', 'xs'], ['final', 'ys'], { body, num_scan_inputs: 1, directions: [1] }, 'scan')], ['final', 'ys']);
+    const up = await same(scan(1), [{ name: 'init', dims: [1, 2] }, { name: 'xs', dims: [1, 3, 2] }]);
+    expect(ops(up)).toEqual(['Constant', 'Squeeze', 'Squeeze', 'Scan', 'Unsqueeze', 'Unsqueeze', 'Add', 'Softmax', 'Identity']);
+    expect(refusal(scan(2))).toMatch(/node 'scan' \(Scan\) at opset 8: Scan 8 carries a batch axis, and only a batch known to be 1/);
+  });
   it('RoiAlign below 16 keeps its coordinate mode (16 changed the default)', () => {
     const up = upgradeOpset(build(13, [{ name: 'x', dims: [1, 1, 4, 4] }, { name: 'r', dims: [1, 4] }, { name: 'b', dims: [1], type: DataType.INT64 }], [node('RoiAlign', ['x', 'r', 'b'], ['y'])], ['y']));
     expect(up.graph.nodes[0].attributes.map((a) => a.name)).toEqual(['coordinate_transformation_mode']);

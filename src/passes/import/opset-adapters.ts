@@ -216,7 +216,26 @@ const roiAlign16: Step = (n) => {
   if (attrString(n, 'coordinate_transformation_mode') === undefined) setAttr(n, 'coordinate_transformation_mode', 'output_half_pixel');
 };
 
-const scan9: Step = (_n, cx) => cx.refuse('Scan 8 carries a batch axis and sequence_lens, which Scan 9+ does not have');
+/**
+ * Scan 8 runs its body once per batch row (inputs [batch, seq, ...], states [batch, ...]); Scan 9
+ * has no batch axis. With a batch known to be 1 and no sequence_lens, the batch axis is squeezed
+ * off before and put back after; any other Scan 8 is refused.
+ */
+const scan9: Step = (n, cx) => {
+  if (n.inputs[0]) return cx.refuse('Scan 8 with sequence_lens has no Scan 9+ form');
+  const rest = n.inputs.slice(1);
+  const unknown = rest.find((x) => !x || cx.info.shape(x)?.[0] !== 1);
+  if (unknown !== undefined) return cx.refuse(`Scan 8 carries a batch axis, and only a batch known to be 1 has a Scan 9+ form ('${unknown}' is not known to be [1, ...])`);
+  const base = label(n);
+  const axis0 = int64s(cx, `${base}_batch_axis`, [0]);
+  n.inputs = rest.map((x) => cx.b.op('Squeeze', [x, axis0], {}, `${x}_unbatched`));
+  const directions = attrInts(n, 'directions');
+  dropAttr(n, 'directions');
+  if (directions) setAttr(n, 'scan_input_directions', directions);
+  const outs = n.outputs;
+  n.outputs = outs.map((o) => (o ? cx.b.fresh(`${o}_unbatched`) : ''));
+  cx.after(() => outs.forEach((o, i) => o && cx.b.add('Unsqueeze', [n.outputs[i], axis0], {}, { exact: [o], name: `${base}/batch_${i}` })));
+};
 
 /** Ops of ONNX's old experimental set (gone at opset 10) that onnxruntime still runs in old models, written in standard ops. */
 export const EXPERIMENTAL: Record<string, Step> = {
