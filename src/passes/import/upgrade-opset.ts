@@ -63,10 +63,21 @@ function lookupConstant(scope: Scope | undefined, name: string): Tensor | undefi
   return undefined;
 }
 
-/** The schema versions of `op` after `from` up to WORKING_OPSET; null when ONNX has no `op` at `from`. */
+/**
+ * ONNX's experimental ops, dropped at opset 10 (onnxruntime runs them only in old models); the
+ * ones opset-adapters.ts has no standard form for are refused.
+ */
+const DROPPED_EXPERIMENTAL = new Set(['ATen', 'Affine', 'ConstantFill', 'Crop', 'DynamicSlice', 'GRUUnit', 'GivenTensorFill', 'ImageScaler', 'ParametricSoftplus', 'Scale', 'ScaledTanh', 'ThresholdedRelu', 'MeanVarianceNormalization']);
+
+/**
+ * The schema versions of `op` after `from` up to WORKING_OPSET: [] for an op ONNX does not have
+ * at WORKING_OPSET either (onnxruntime's own ops in the default domain, LayerNormalization before
+ * 17: their meaning does not follow the opset), null when ONNX had no `op` at `from` yet.
+ */
 function versionsAfter(op: string, from: number): number[] | null {
   const since = OP_ARITY[op]?.map((v) => v[0]);
-  if (!since || !since.some((v) => v <= from)) return null;
+  if (!since || since[0] > WORKING_OPSET) return [];
+  if (since[0] > from) return null;
   return since.filter((v) => v > from && v <= WORKING_OPSET);
 }
 
@@ -79,17 +90,19 @@ function upgradeNode(n: Node, from: number, cx: Omit<StepContext, 'refuse'>, emi
   let node = n;
   let at = from;
   for (;;) {
-    const versions = versionsAfter(node.opType, at);
     const experimental = EXPERIMENTAL[node.opType];
-    if (versions === null && experimental) {
-      const r = experimental(node, step);
+    const standard = OP_ARITY[node.opType]?.[0][0];
+    if (at < 10 && DROPPED_EXPERIMENTAL.has(node.opType) && (standard === undefined || standard > at)) {
+      if (!experimental) refuse(`${node.opType} was one of ONNX's experimental ops, which opset 10 dropped`);
+      const r = experimental!(node, step);
       if (r === null) return;
       if (!r) break;
       node = r.node;
       at = r.at;
       continue;
     }
-    if (versions === null) refuse(OP_ARITY[node.opType] ? `ONNX has no ${node.opType} at opset ${at}` : `${node.opType} is not an ONNX operator at opset ${WORKING_OPSET}`);
+    const versions = versionsAfter(node.opType, at);
+    if (versions === null) refuse(`ONNX has no ${node.opType} at opset ${at}`);
     let replaced = false;
     for (const v of versions!) {
       const s = stepAt(node.opType, v);
