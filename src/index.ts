@@ -15,6 +15,7 @@ export { compileBuild, compileRewrite, runBuild, runtimeGraphs, BUILD_PASSES, RE
 export { insertLion, insertOptimizer, insertOptimizerPass, type InsertLionOptions, type InsertOptimizerOptions } from './passes/optimizer/insert-optimizer.js';
 export type { StepProgram } from './passes/optimizer/emit-step.js';
 export { findGradientPairs } from './passes/import/find-gradients.js';
+export { upgradeOpset, upgradeOpsetPass, MIN_OPSET, WORKING_OPSET } from './passes/import/upgrade-opset.js';
 export { OPTIMIZERS, optimizerByName, resolveHyperparameters, defaultsOf } from './optim/registry.js';
 export type { Optimizer, HyperparameterSpec } from './optim/types.js';
 export { writeArtifacts } from './artifacts/write.js';

@@ -1,8 +1,8 @@
 /**
  * The pipeline: every pass from a model to its whole training program, in one place.
  *
- *   build:   check-nodes → bind-constants → constants-to-initializers → untie-deduplicated
- *            → name-folded-weights → free-batch-dim → upgrade-opset → fold-constant-if
+ *   build:   check-nodes → upgrade-opset → bind-constants → constants-to-initializers
+ *            → untie-deduplicated → name-folded-weights → free-batch-dim → fold-constant-if
  *            → batch-axes → discover-parameters                              (import)
  *            → append-loss → differentiate                                (training)
  *            → insert-optimizer                                           (optimizer)
@@ -80,7 +80,7 @@ export interface TrainingProgram {
   batch?: { freed?: string[]; fixedBy?: string };
 }
 
-export const BUILD_PASSES = ['check-nodes', 'bind-constants', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'upgrade-opset', 'fold-constant-if', 'batch-axes', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
+export const BUILD_PASSES = ['check-nodes', 'upgrade-opset', 'bind-constants', 'constants-to-initializers', 'untie-deduplicated', 'name-folded-weights', 'free-batch-dim', 'fold-constant-if', 'batch-axes', 'discover-parameters', 'append-loss', 'differentiate', 'insert-optimizer', 'loop-steps', 'derive-eval', 'derive-gradients', 'derive-apply'] as const;
 export const REWRITE_PASSES = ['check-nodes', 'upgrade-opset', 'lower-ort-training', 'bind-parameters', 'find-gradients', 'insert-optimizer', 'loop-steps', 'derive-gradients', 'derive-apply'] as const;
 export type BuildPass = (typeof BUILD_PASSES)[number];
 export type RewritePass = (typeof REWRITE_PASSES)[number];
@@ -129,6 +129,9 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   const r = new Runner<BuildPass>(run.until, run.ctx ?? {});
   let m = r.apply('check-nodes', checkNodesPass, source, undefined);
   if (r.done) return r.run;
+  // First: every later pass (and every gradient rule) reads nodes in their opset-16 form.
+  m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
+  if (r.done) return r.run;
   m = r.apply('bind-constants', bindConstantsPass, m, { constants: opts.constants });
   if (r.done) return r.run;
   m = r.apply('constants-to-initializers', constantsToInitializersPass, m, undefined);
@@ -141,11 +144,9 @@ export function runBuild(source: Model, opts: BuildOptions, run: { until?: Build
   if (r.done) return r.run;
   // What export writes the trained weights into: the model as the import passes left its
   // tensors (untied, renamed, re-tied, Constant weights as initializers) and its batch freed,
-  // else the source itself.
+  // else the source itself (at its own opset: the upgrade changes no tensor).
   const rewritten = !!m.program?.batch?.freed || !!m.program?.constants || (m.program?.origins ?? []).some((o) => o.source === 'constant' || o.source === 'untied' || o.from !== undefined || !!o.torch?.aliases?.length);
   let inference = rewritten ? m : source;
-  m = r.apply('upgrade-opset', upgradeOpsetPass, m, undefined);
-  if (r.done) return r.run;
   // After free-batch-dim: a condition on a batch exported as 1 is not known once the batch is freed.
   const unfolded = m;
   m = r.apply('fold-constant-if', foldConstantIfPass, m, undefined);

@@ -6,7 +6,8 @@
  * the step-1 loss equals ORT's loss_1.out, and the trajectory follows PyTorch + the reference
  * Lion on the same MLP and weights (scripts/torch/make_ort_training_reference.py). The same
  * weights from a .safetensors file or an ONNX model give the same losses. Bad weights are
- * refused in one line at rewrite time.
+ * refused in one line at rewrite time. The 2022 form (gradient_graph.onnx, opset 12, ReduceSum axes as an
+ * attribute) is upgraded to opset 16 first and trains to the same trajectory.
  */
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -107,6 +108,22 @@ describe("ONNX Runtime's training_model.onnx + checkpoint.ckpt", { timeout: 120_
       const norm = Math.sqrt(t.reduce((s, v) => s + v * v, 0));
       expect(Math.abs(norm - l2) / l2, name).toBeLessThanOrEqual(1e-5);
     }
+  });
+});
+
+describe("ONNX Runtime's 2022 gradient_graph.onnx (opset 12) + its .pbseq checkpoint", { timeout: 120_000 }, () => {
+  it('upgrades to opset 16, rewrites and trains: step 1 is ORT\u2019s loss_1.out, the trajectory PyTorch + reference Lion', () => {
+    const r = rewriteAndTrain('gradient_graph.onnx', join(ROOT, 'gradient_graph.ckpt'), 'legacy', ['input1', 'target']);
+    expect(r.rewrite).toContain('initial weights: 4 tensors from');
+    const loss1 = Number(readFileSync(join(ROOT, 'gradient_graph.loss_1.out'), 'utf8').split('\n')[1]);
+    expect(loss1).toBe(2.54967);
+    // loss_1.out keeps 6 significant digits.
+    const e1 = Math.abs(r.losses[0] - loss1) / loss1;
+    const e5 = maxRelError(r.losses, ref.gradient_graph.losses, FIRST_STEPS);
+    console.log(`ORT gradient_graph: step-1 loss ${r.losses[0]} vs loss_1.out ${loss1} (rel ${e1.toExponential(2)}); first ${FIRST_STEPS} vs torch: ${e5.toExponential(2)}, all ${ref.steps}: ${maxRelError(r.losses, ref.gradient_graph.losses).toExponential(2)}`);
+    expect(e1).toBeLessThanOrEqual(5e-6);
+    expect(e5).toBeLessThan(FIRST_TOL);
+    expect(maxRelError(r.losses, ref.gradient_graph.losses)).toBeLessThan(ALL_TOL);
   });
 });
 

@@ -83,10 +83,15 @@ describe('build-training', () => {
     expectRefused(['build', save(linearModel(), 'lin2.onnx'), '--loss', 'mse', '--params', 'w|steps'], /'steps', which is int64/);
   });
 
-  it('refuses models below opset 13', () => {
+  it('refuses models below opset 7; builds an opset-9 model with a Softmax at axis 1 at opset 16', () => {
     const m = linearModel();
-    m.opsetImports[0].version = 11;
-    expectRefused(['build', save(m, 'old.onnx'), '--loss', 'mse'], /opset 11; lion-onnx needs opset 13/);
+    m.opsetImports[0].version = 6;
+    expectRefused(['build', save(m, 'old.onnx'), '--loss', 'mse'], /opset 6; lion-onnx upgrades opset 7 and later/);
+    const m9 = linearModel('Softmax');
+    m9.opsetImports[0].version = 9;
+    const p = compileBuild(m9, { loss: 'mse' });
+    expect(p.step.model.opsetImports[0].version).toBe(16);
+    expect(p.step.model.graph.nodes.find((n) => n.opType === 'Softmax')!.attributes).toEqual([makeAttribute('axis', -1)]);
   });
 });
 
