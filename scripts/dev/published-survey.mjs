@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Issue 13's survey: the eight pretrained models that npm packages ship, each built and
- * fine-tuned for 20 Lion steps on one fixed random batch through the CLI, with the first line
+ * fine-tuned for 20 Lion steps (lr 1e-3 unless noted) on one fixed random batch through the CLI, with the first line
  * of any refusal. Not a test: some of these models may not be redistributed (openWakeWord's
  * pretrained heads are CC BY-NC-SA), so they are read from where `npm pack` put them:
  *
@@ -30,7 +30,8 @@ const MODELS = [
   { name: 'hey_jarvis (wake-word head with a verifier If)', file: `${WASM}/hey_jarvis_v0.1.onnx`, loss: 'bce', inputs: { 'x.1': [1, 16, 96] }, rows: 1 },
   { name: 'hello_deepa (wake-word head)', file: 'openwakeword-js-0.1.27/package/models/hello_deepa.onnx', loss: 'bce', inputs: { 'onnx::Flatten_0': [8, 25, 96] }, rows: 8 },
   { name: 'embedding_model (openWakeWord, tf2onnx)', file: `${WASM}/embedding_model.onnx`, loss: 'mse', inputs: { input_1: [4, 76, 32, 1] }, rows: 4 },
-  { name: 'melspectrogram (openWakeWord)', file: `${WASM}/melspectrogram.onnx`, loss: 'mse', inputs: { input: [4, 1280] }, rows: 4 },
+  // Its mel filterbank's weights are ~1e-3 (RMS): Lion's steps of size lr need a small lr.
+  { name: 'melspectrogram (openWakeWord)', file: `${WASM}/melspectrogram.onnx`, loss: 'mse', inputs: { input: [4, 1280] }, rows: 4, lr: 1e-5 },
   { name: 'PaddleOCR v4 detection', file: `${OCR}/ch_PP-OCRv4_det_infer.onnx`, loss: 'bce', inputs: { x: [2, 3, 64, 64] }, rows: 2 },
   { name: 'PaddleOCR v4 recognition', file: `${OCR}/ch_PP-OCRv4_rec_infer.onnx`, loss: 'cross-entropy', inputs: { x: [2, 3, 48, 64] }, rows: 2 },
   { name: 'PaddleOCR mobile v2 direction classifier', file: `${OCR}/ch_ppocr_mobile_v2.0_cls_infer.onnx`, loss: 'cross-entropy', inputs: { x: [4, 3, 48, 192] }, rows: 4 },
@@ -61,9 +62,9 @@ const normal = () => {
 };
 const firstLine = (s) => s.split('\n').find((l) => l.trim()) ?? '';
 
-for (const m of MODELS) {
+for (const [index, m] of MODELS.entries()) {
   const file = join(pkgs, m.file);
-  const dir = join(work, m.name.split(' ')[0]);
+  const dir = join(work, `model-${index}`);
   const data = [];
   const feeds = { ...(m.feedsForShape ?? {}) };
   for (const [name, shape] of Object.entries(m.inputs)) {
@@ -100,7 +101,7 @@ for (const m of MODELS) {
     if (b.status !== 0) line = `build refused: ${firstLine(b.stderr)}`;
     else {
       const log = join(work, `${dir.split('/').pop()}.jsonl`);
-      const t = spawnSync('node', [CLI, 'train', dir, ...data, '--data', `target=${tf}`, '--batch-size', String(m.rows), '--steps', '20', '--lr', '1e-3', '--log', log], { encoding: 'utf8' });
+      const t = spawnSync('node', [CLI, 'train', dir, ...data, '--data', `target=${tf}`, '--batch-size', String(m.rows), '--steps', '20', '--lr', String(m.lr ?? 1e-3), '--log', log], { encoding: 'utf8' });
       if (t.status !== 0) line = `train failed: ${firstLine(t.stderr)}`;
       else {
         const losses = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
