@@ -76,7 +76,7 @@ export const buildCommand: CommandModule<object, Args> = {
     }
     const count = m.parameters.reduce((s, p) => s + p.shape.reduce((x, y) => x * y, 1), 0);
     process.stdout.write(
-      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}'${m.loss?.logits ? ` (a ${m.loss.logits.activation} output: the loss takes its input '${m.loss.logits.name}' as the logits)` : ''}${m.loss?.probabilities ? ` (a probability: it comes from a ${m.loss.probabilities.activation} (${m.loss.probabilities.node}) through ops that keep it in [0, 1], so bce is BCE on the probabilities, as torch's BCELoss)` : ''}, data inputs ${m.dataInputs.join(', ')}\n${formatBuildReport(report)}\n`,
+      `wrote ${a.out}: ${m.parameters.length} parameter tensors (${count.toLocaleString('en-US')} values), ${a.loss} loss on '${m.loss?.modelOutput}'${m.loss?.logits ? ` (a ${m.loss.logits.activation} output: the loss takes its input '${m.loss.logits.name}' as the logits)` : ''}${m.loss?.probabilities ? ` (a probability: it comes from a ${m.loss.probabilities.activation} (${m.loss.probabilities.node}) through ops that keep it in [0, 1], so the loss is ${a.loss === 'bce' ? "BCE on the probabilities, as torch's BCELoss" : "the NLL of their log, as torch's NLLLoss(log p)"})` : ''}, data inputs ${m.dataInputs.join(', ')}\n${formatBuildReport(report)}\n`,
     );
   },
 };

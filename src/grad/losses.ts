@@ -21,7 +21,10 @@ export interface LossOptions {
   targetName?: string;
   /** Cross-entropy only: element type of the class indices; default int64. */
   targetType?: 'int64' | 'int32';
-  /** bce only: the output is a probability, not a logit (BCE on probabilities, as torch's BCELoss). */
+  /**
+   * The output is a probability, not a logit: bce is BCE on probabilities (torch's BCELoss),
+   * cross-entropy the NLL of their log (torch's NLLLoss(log p)), p clipped to [1e-7, 1].
+   */
   probabilities?: boolean;
   opset: number;
 }
@@ -62,7 +65,7 @@ export function appendLoss(graph: Graph, opts: LossOptions): { loss: string; tar
       throw new GraphError(`${where}: the output has 1 class on its last axis (shape ${formatShape(shape)}); cross-entropy needs 2 or more — use the bce loss for one logit`);
     const indexType = opts.targetType === 'int32' ? DataType.INT32 : DataType.INT64;
     graph.inputs.push({ name: target, type: tensorType(indexType, shape.slice(0, -1)) });
-    perElement = negLogLikelihood(e, output, target, indexType, type);
+    perElement = negLogLikelihood(e, output, target, indexType, type, opts.probabilities);
   } else if (kind === 'mse' || kind === 'bce') {
     graph.inputs.push({ name: target, type: tensorType(type, shape) });
     perElement = kind === 'mse' ? squaredError(e, output, target) : opts.probabilities ? binaryCrossEntropyOnProbabilities(e, output, target) : binaryCrossEntropy(e, output, target);
@@ -70,10 +73,10 @@ export function appendLoss(graph: Graph, opts: LossOptions): { loss: string; tar
   return { loss: reduceMean(e, perElement, undefined, false, 'loss'), target };
 }
 
-/** -log_softmax(x)[target] per position. */
-function negLogLikelihood(e: Emitter, logits: string, target: string, indexType: number, type: number): string {
+/** -log_softmax(x)[target] per position (with `probabilities`, -log(p)[target]). */
+function negLogLikelihood(e: Emitter, logits: string, target: string, indexType: number, type: number, probabilities?: boolean): string {
   const { b } = e;
-  const logp = b.op('LogSoftmax', [logits], { axis: -1 });
+  const logp = probabilities ? b.op('Log', [b.op('Clip', [logits, scalarLike(e, logits, 1e-7), scalarLike(e, logits, 1)])]) : b.op('LogSoftmax', [logits], { axis: -1 });
   let idx = indexType === DataType.INT64 ? target : b.op('Cast', [target], { to: DataType.INT64 });
   // OneHot wants indices of rank >= 1; a single [C] row has a scalar target.
   if (e.shape(logits)?.length === 1) idx = unsqueeze(e, idx, [0]);

@@ -141,6 +141,22 @@ describe('a loss on an output that is already a probability', () => {
     }
   });
 
+  it('cross-entropy on a Softmax seen through a rearrangement: the NLL of the probabilities, not of their log-softmax', async () => {
+    const t = BigInt64Array.from({ length: B }, (_, i) => BigInt(i % C));
+    const m = classifier(['Softmax'], C);
+    // y = Unsqueeze(p, 1): [B, 1, C], so the Softmax is not the output's producer.
+    m.graph.nodes.at(-1)!.outputs = ['p'];
+    m.graph.initializers.push(makeTensor('axis1', DataType.INT64, [1], [1]));
+    m.graph.nodes.push({ opType: 'Unsqueeze', inputs: ['p', 'axis1'], outputs: ['y'], attributes: [], name: 'unsqueeze' });
+    m.graph.outputs[0].type = tensorType(F, ['B', 1, C]);
+    const { loss, y, info } = await lossAndOutput(m, 'cross-entropy', x, new ort.Tensor('int64', t, [B, 1]));
+    expect(info.logits).toBeUndefined();
+    expect(info.probabilities).toEqual({ activation: 'Softmax', node: 'head0' });
+    let want = 0;
+    for (let i = 0; i < B; i++) want -= Math.log(Math.max(y[i * C + Number(t[i])], Math.fround(1e-7))) / B;
+    expect(Math.abs(loss - want)).toBeLessThanOrEqual(1e-5 * want);
+  });
+
   it('an op that can leave [0, 1] (2·Sigmoid) makes the output a logit again', async () => {
     const t = Float32Array.from({ length: B }, (_, i) => i % 2);
     const m = classifier(['Sigmoid'], 1);

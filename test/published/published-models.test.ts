@@ -87,7 +87,7 @@ const CASES: Case[] = [
     lr: 1e-3,
     build: ['--output', 'output', '--constant', 'sr=16000', '--batch-axis', 'h=1', '--batch-axis', 'c=1', '--frozen', 'forward_basis_buffer|filter_'],
     batchFreed: false,
-    lossNote: '(a probability: it comes from a Sigmoid (Sigmoid_486) through ops that keep it in [0, 1], so bce is BCE on the probabilities',
+    lossNote: '(a probability: it comes from a Sigmoid (Sigmoid_486) through ops that keep it in [0, 1], so the loss is BCE on the probabilities',
     fdOnOutput: true,
   },
   {

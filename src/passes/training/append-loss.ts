@@ -51,12 +51,13 @@ const RANGE_PRESERVING = new Set(['Identity', 'Reshape', 'Squeeze', 'Unsqueeze',
 const carried = (n: Node): string[] => (n.opType === 'Concat' || n.opType === 'Max' || n.opType === 'Min' ? n.inputs : [n.inputs[0]]).filter((i) => i !== '');
 
 /**
- * Where a model output is a probability the loss cannot take logits for: a Sigmoid followed by
- * ops that keep values in [0, 1] (silero VAD averages its Sigmoid over time), or an If whose every
- * branch ends so (openWakeWord's heads with a verifier). Returns the Sigmoid reached (one of them).
- * bce is then BCE on the probabilities (torch's BCELoss), not BCE-with-logits on them.
+ * Where a model output is a probability the loss cannot take logits for: the activation (a
+ * Sigmoid for bce, a Softmax for cross-entropy) followed by ops that keep values in [0, 1]
+ * (silero VAD averages its Sigmoid over time), or an If whose every branch ends so (openWakeWord's
+ * heads with a verifier). Returns the activation reached (one of them). The loss is then BCE on
+ * the probabilities (torch's BCELoss) or NLL of their log, not a logits loss applied to them.
  */
-export function probabilityBehind(model: Model, output: string): Node | undefined {
+export function probabilityBehind(model: Model, output: string, activation: 'Sigmoid' | 'Softmax' = 'Sigmoid'): Node | undefined {
   const producers = (g: Graph) => new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
   const seen = new Set<string>();
   // `scopes`: the graph the value lives in, then the enclosing ones (a branch may output an outer value).
@@ -68,7 +69,7 @@ export function probabilityBehind(model: Model, output: string): Node | undefine
     const n = scopes[at].get(value)!;
     const outer = scopes.slice(at);
     if (n.domain) return undefined;
-    if (n.opType === 'Sigmoid') return n;
+    if (n.opType === activation) return n;
     if (n.opType === 'Cast') return undefined;
     if (n.opType === 'If') {
       const k = n.outputs.indexOf(value);
@@ -122,7 +123,7 @@ export const appendLossPass: Pass<AppendLossOptions> = {
     const out = cloneModel(model);
     const g = out.graph;
     const behind = logitsBehind(out, output, opts.loss);
-    const probability = !behind && opts.loss === 'bce' ? probabilityBehind(out, output) : undefined;
+    const probability = behind || opts.loss === 'mse' ? undefined : probabilityBehind(out, output, opts.loss === 'bce' ? 'Sigmoid' : 'Softmax');
     const { loss, target } = appendLoss(g, { kind: opts.loss, output: behind?.logits ?? output, targetName: opts.targetName, opset: defaultOpset(out), probabilities: !!probability });
     // Typed outputs: onnxruntime infers them anyway, but users' tools (and `inspect`) read them.
     const outType = g.outputs.find((o) => o.name === output)?.type;
