@@ -69,7 +69,11 @@ export function probabilityBehind(model: Model, output: string, activation: 'Sig
     const n = scopes[at].get(value)!;
     const outer = scopes.slice(at);
     if (n.domain) return undefined;
-    if (n.opType === activation) return n;
+    if (n.opType === activation) {
+      // A Softmax over another axis than the last is not a class distribution the loss reads.
+      if (activation === 'Softmax' && attrInt(n, 'axis', -1) !== -1) return undefined;
+      return n;
+    }
     if (n.opType === 'Cast') return undefined;
     if (n.opType === 'If') {
       const k = n.outputs.indexOf(value);
