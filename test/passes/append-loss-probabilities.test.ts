@@ -157,6 +157,17 @@ describe('a loss on an output that is already a probability', () => {
     expect(Math.abs(loss - want)).toBeLessThanOrEqual(1e-5 * want);
   });
 
+  it('a probability read twice (Max(p, p)) is still a probability', async () => {
+    const t = Float32Array.from({ length: B }, (_, i) => i % 2);
+    const m = classifier(['Sigmoid'], 1);
+    m.graph.nodes.at(-1)!.outputs = ['p'];
+    m.graph.nodes.push({ opType: 'Max', inputs: ['p', 'p'], outputs: ['y'], attributes: [], name: 'max' });
+    const { loss, y, info } = await lossAndOutput(m, 'bce', x, new ort.Tensor('float32', t, [B, 1]));
+    expect(info.probabilities).toEqual({ activation: 'Sigmoid', node: 'head0' });
+    const want = bceOn(y, t);
+    expect(Math.abs(loss - want)).toBeLessThanOrEqual(1e-5 * want);
+  });
+
   it('an op that can leave [0, 1] (2·Sigmoid) makes the output a logit again', async () => {
     const t = Float32Array.from({ length: B }, (_, i) => i % 2);
     const m = classifier(['Sigmoid'], 1);

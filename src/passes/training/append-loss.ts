@@ -59,11 +59,19 @@ const carried = (n: Node): string[] => (n.opType === 'Concat' || n.opType === 'M
  */
 export function probabilityBehind(model: Model, output: string, activation: 'Sigmoid' | 'Softmax' = 'Sigmoid'): Node | undefined {
   const producers = (g: Graph) => new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-  const seen = new Set<string>();
+  // Each value's answer, once: a value read twice (Max(p, p), both branches of an If reading one
+  // outer Sigmoid) is a probability both times. null while a value is being walked.
+  const known = new Map<string, Node | null>();
   // `scopes`: the graph the value lives in, then the enclosing ones (a branch may output an outer value).
   const walk = (value: string, scopes: Map<string, Node>[]): Node | undefined => {
-    if (seen.has(value) || seen.size > 10_000) return undefined;
-    seen.add(value);
+    if (known.has(value)) return known.get(value) ?? undefined;
+    if (known.size > 10_000) return undefined;
+    known.set(value, null);
+    const found = step(value, scopes);
+    known.set(value, found ?? null);
+    return found;
+  };
+  const step = (value: string, scopes: Map<string, Node>[]): Node | undefined => {
     const at = scopes.findIndex((p) => p.has(value));
     if (at < 0) return undefined;
     const n = scopes[at].get(value)!;
@@ -74,7 +82,6 @@ export function probabilityBehind(model: Model, output: string, activation: 'Sig
       if (activation === 'Softmax' && attrInt(n, 'axis', -1) !== -1) return undefined;
       return n;
     }
-    if (n.opType === 'Cast') return undefined;
     if (n.opType === 'If') {
       const k = n.outputs.indexOf(value);
       let found: Node | undefined;
