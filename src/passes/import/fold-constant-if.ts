@@ -98,7 +98,8 @@ function knownIfs(model: Model): string[] {
   const walk = (g: Graph, outer: ShapeInfo | undefined) => {
     const info = new ShapeInfo(g, opset, outer);
     for (const n of g.nodes) {
-      if (knownCondition(n, info) !== undefined && !branchOf(n, knownCondition(n, info)!)?.extra?.sparse_initializer) left.push(n.name ?? n.outputs[0]);
+      const cond = knownCondition(n, info);
+      if (cond !== undefined && !branchOf(n, cond)?.extra?.sparse_initializer) left.push(n.name ?? n.outputs[0]);
       for (const a of n.attributes) if (a.value instanceof Graph) walk(a.value, info);
     }
   };
