@@ -74,11 +74,11 @@ for (const m of MODELS) {
     const path = join(dir, manifest.graphs[graph]);
     const batchFirst = graph === 'step' ? [m.batch] : [K, m.batch];
     const shapes = { [input]: [...batchFirst, ...m.row], [target]: [...batchFirst, ...(m.target ?? [])] };
-    if (graph === 'loop') for (const i of loadModel(path).graph.inputs) if (!(i.name in shapes) && manifest.parameters.every((p) => p.name !== i.name && !p.state?.some((s) => s.name === i.name)) && /^(lr|step|steps|trip)/.test(i.name)) shapes[i.name] = [K];
+    // The loop's per-step hyperparameters are [K] vectors, as the runtime specializes them.
+    if (graph === 'loop') for (const k of manifest.perStep) shapes[manifest.hyperparameterInputs[k]] = [K];
     const written = counts(loadModel(path));
     const opt = await optimized(path, shapes);
     const shrink = [...opt.general.ops].map(([op, c]) => [op, c - (opt.specialized.ops.get(op) ?? 0)]).filter(([, d]) => d > 0).sort((a, b) => b[1] - a[1]).slice(0, 6);
-    if (process.env.NODES_LOG) console.log(m.name, graph, JSON.stringify([...opt.specialized.ops].sort((a, b) => b[1] - a[1])));
     table.push({ model: m.name, graph, written: written.n, general: opt.general.n, specialized: opt.specialized.n, shrink });
   }
 }

@@ -44,6 +44,8 @@ export async function directionalCheck(dir: string, data: Record<string, ort.Ten
 
   const base = new Map<string, Float32Array>();
   const dirs = new Map<string, Float64Array>();
+  /** Each trained tensor's RMS (at least 1e-2): the direction moves it in proportion to its size. */
+  const scales = new Map<string, number>();
   let values = 0;
   for (const p of manifest.parameters) base.set(p.name, Float32Array.from(state.get(p.name)!.data as Float32Array));
   for (const p of trained) {
@@ -51,6 +53,7 @@ export async function directionalCheck(dir: string, data: Record<string, ort.Ten
     let ss = 0;
     for (const x of v) ss += x * x;
     const scale = Math.max(Math.sqrt(ss / Math.max(v.length, 1)), 1e-2);
+    scales.set(p.name, scale);
     dirs.set(p.name, Float64Array.from(normals(r, v.length), (x) => x * scale));
     values += v.length;
   }
@@ -83,7 +86,7 @@ export async function directionalCheck(dir: string, data: Record<string, ort.Ten
   for (const p of trained) {
     const gv = g[p.grad].data as Float32Array;
     const d = dirs.get(p.name)!;
-    const scale = Math.max(Math.sqrt(base.get(p.name)!.reduce((a, x) => a + x * x, 0) / Math.max(gv.length, 1)), 1e-2);
+    const scale = scales.get(p.name)!;
     for (let i = 0; i < gv.length; i++) {
       nn += d[i] * d[i];
       gg += (scale * scale * gv[i]) ** 2;
@@ -93,7 +96,7 @@ export async function directionalCheck(dir: string, data: Record<string, ort.Ten
   for (const p of trained) {
     const gv = g[p.grad].data as Float32Array;
     const d = dirs.get(p.name)!;
-    const scale = Math.max(Math.sqrt(base.get(p.name)!.reduce((a, x) => a + x * x, 0) / Math.max(gv.length, 1)), 1e-2);
+    const scale = scales.get(p.name)!;
     for (let i = 0; i < gv.length; i++) d[i] += gamma * scale * scale * gv[i];
   }
   let analytic = 0;

