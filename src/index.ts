@@ -23,7 +23,7 @@ export { openArtifacts } from './artifacts/read.js';
 export type { Manifest } from './artifacts/manifest.js';
 export { readSafetensors, writeSafetensors } from './artifacts/safetensors.js';
 export { readNpy, writeNpy } from './data/npy.js';
-export { ArrayDataset } from './data/dataset.js';
+export { ArrayDataset, type DatasetOptions, type DatasetPosition, type LastBatch } from './data/dataset.js';
 export { loadMnist } from './data/mnist.js';
 export { buildFromFile, buildModel } from './api/build.js';
 export { rewriteTrainingModel } from './api/rewrite.js';

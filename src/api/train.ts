@@ -8,7 +8,7 @@ import { DataError, LionOnnxError, UsageError } from '../errors.js';
 import { DataType, type TypedArray } from '../onnx/data-types.js';
 import type { Tensor } from '../onnx/tensor.js';
 import type { Manifest } from '../artifacts/manifest.js';
-import { ArrayDataset, type DatasetPosition } from '../data/dataset.js';
+import { ArrayDataset, type DatasetPosition, type LastBatch } from '../data/dataset.js';
 import { loadMnist } from '../data/mnist.js';
 import { toBatchFirst } from '../data/batch-axis.js';
 import { readNpy } from '../data/npy.js';
@@ -40,6 +40,8 @@ export interface TrainOptions {
   hyperparameters?: Record<string, number | undefined>;
   shuffle?: boolean;
   seed?: number;
+  /** A last batch shorter than batchSize: 'drop' (default) or 'keep' (it runs as a step of its own size). */
+  lastBatch?: LastBatch;
   log?: string;
   /** Root of the runs' checkpoint folders (default DIR/checkpoints). */
   checkpointDir?: string;
@@ -190,7 +192,14 @@ function prepare(session: TrainingSession, opts: TrainOptions) {
   const fixed = fixedBatch(manifest);
   if (fixed && opts.batchSize !== fixed.size)
     throw new UsageError(`the model's batch is fixed at ${fixed.size} (${fixed.why}); train with --batch-size ${fixed.size}`);
-  const data = new ArrayDataset(trainArrays, { batchSize: opts.batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed ?? 0 });
+  const data = new ArrayDataset(trainArrays, { batchSize: opts.batchSize, shuffle: opts.shuffle ?? true, seed: opts.seed ?? 0, lastBatch: opts.lastBatch });
+  const shortRows = data.rowsIn(data.batchesPerEpoch - 1);
+  if (shortRows < data.batchSize) {
+    // Refused now, not when the epoch's last step comes.
+    if (fixed) throw new UsageError(`--last-batch keep: the data's last batch has ${shortRows} rows, and the model's batch is fixed at ${fixed.size} (${fixed.why}); drop it (the default) or give a multiple of ${fixed.size} rows`);
+    const micro = session.gradientAccumulation;
+    if (shortRows < micro) throw new UsageError(`--last-batch keep: the data's last batch has ${shortRows} rows, too few to split into --gradient-accumulation ${micro} micro-batches; drop it (the default) or lower --gradient-accumulation`);
+  }
   const evalSet = evalArrays ? evalDataset(evalArrays, fixed?.size) : undefined;
   if ((opts.steps === undefined) === (opts.epochs === undefined)) throw new UsageError('give exactly one of --steps N or --epochs N');
   if (opts.epochs !== undefined && !(Number.isFinite(opts.epochs) && opts.epochs > 0)) throw new UsageError(`--epochs must be a number > 0, got ${opts.epochs}`);
@@ -249,13 +258,14 @@ async function runTraining(session: TrainingSession, opts: TrainOptions): Promis
       if (!found) throw new UsageError(`--resume: no checkpoint in ${root}${opts.run ? ` for ${opts.run}` : ''}; start without --resume`);
       run = found.run;
       cleanLeftovers(run.dir);
-      const trainer = session.loadCheckpoint(found.path) as { position?: DatasetPosition; batchSize?: number; seed?: number; shuffle?: boolean } | undefined;
+      const trainer = session.loadCheckpoint(found.path) as { position?: DatasetPosition; batchSize?: number; seed?: number; shuffle?: boolean; lastBatch?: string } | undefined;
       resumedFrom = found.path;
       if (session.stepCount > total)
         throw new UsageError(`--resume: ${found.path} is at step ${session.stepCount}, past --steps ${total} (the total to reach, not steps to add); ask for more than ${session.stepCount}`);
       // The saved position only means the same thing under the same batching: a different batch
       // size would index past the data, a different seed or shuffle would replay other rows.
-      const describe = (o: { batchSize?: number; seed?: number; shuffle?: boolean }) => `--batch-size ${o.batchSize} ${o.shuffle ? `--seed ${o.seed}` : '--no-shuffle'}`;
+      const describe = (o: { batchSize?: number; seed?: number; shuffle?: boolean; lastBatch?: string }) =>
+        `--batch-size ${o.batchSize} ${o.shuffle ? `--seed ${o.seed}` : '--no-shuffle'}${o.lastBatch === 'keep' ? ' --last-batch keep' : ''}`;
       if (trainer?.position && describe(trainer) !== describe(data))
         throw new UsageError(`--resume: ${found.path} was trained with ${describe(trainer)}, this run has ${describe(data)}; resume with the same data options so the data order continues`);
       if (trainer?.position) {
@@ -310,7 +320,7 @@ interface Plan {
 async function trainSteps(session: TrainingSession, opts: TrainOptions, p: Plan): Promise<TrainResult> {
   const manifest = session.manifest;
   const { data, total, every, run, log } = p;
-  const trainerState = () => ({ position: data.position, seed: data.seed, shuffle: data.shuffle, batchSize: data.batchSize });
+  const trainerState = () => ({ position: data.position, seed: data.seed, shuffle: data.shuffle, batchSize: data.batchSize, ...(data.lastBatch === 'keep' ? { lastBatch: data.lastBatch } : {}) });
   let checkpoint = '';
   const save = () => (checkpoint = session.saveCheckpoint(run.dir, trainerState(), { run: run.name }));
   const t0 = performance.now();
@@ -328,6 +338,9 @@ async function trainSteps(session: TrainingSession, opts: TrainOptions, p: Plan)
     const done = session.stepCount;
     let k = Math.min(session.stepsPerRun, total - done);
     if (every) k = Math.min(k, every - (done % every));
+    // A kept shorter last batch runs alone (only batches of one size stack into a run).
+    const full = data.fullBatchesAhead();
+    k = full === 0 ? 1 : Math.min(k, full);
     const infos = await session.stepStacked(data.nextSteps(k), k);
     const elapsed = (performance.now() - t0) / 1000;
     // The run's log lines go out in one append (one write per run of steps, not per step).

@@ -23,6 +23,7 @@ interface Args extends Record<string, unknown> {
   shuffle: boolean;
   noShuffle: boolean;
   seed: number;
+  lastBatch: 'drop' | 'keep';
   log?: string;
   checkpointDir?: string;
   checkpointEvery: number;
@@ -71,6 +72,7 @@ export const trainCommand: CommandModule<object, Args> = {
       .option('shuffle', { type: 'boolean', default: true, describe: 'shuffle rows each epoch (seeded)' })
       .option('no-shuffle', { type: 'boolean', default: false, describe: 'keep the rows in file order' })
       .option('seed', { type: 'number', default: 0, describe: 'shuffle seed' })
+      .option('last-batch', { choices: ['drop', 'keep'] as const, default: 'drop' as const, describe: 'a last batch shorter than --batch-size: drop it (every step the same size) or keep it (every row every epoch; it runs as a step of its own size)' })
       .option('log', { type: 'string', describe: 'write one JSON object per step to this .jsonl file' })
       .option('checkpoint-dir', { type: 'string', describe: 'folder of the runs and their checkpoints (default DIR/checkpoints; each run in run-NNNN/)' })
       .option('checkpoint-every', { type: 'number', default: 0, describe: 'save a checkpoint every N steps (one is always saved at the end)' })
@@ -129,6 +131,7 @@ export const trainCommand: CommandModule<object, Args> = {
         hyperparameters: hyperparametersFrom(a),
         shuffle: a.shuffle && !a.noShuffle,
         seed: a.seed,
+        lastBatch: a.lastBatch,
         log: a.log,
         checkpointDir: a.checkpointDir,
         checkpointEvery: a.checkpointEvery,

@@ -15,10 +15,18 @@ export interface DatasetPosition {
   batch: number;
 }
 
+/**
+ * A last batch shorter than the batch size (rows not a multiple of it): 'drop' it, so every step
+ * sees the same number of rows (the default, as torch's DataLoader with drop_last=True), or
+ * 'keep' it, so every row is used every epoch (drop_last=False).
+ */
+export type LastBatch = 'drop' | 'keep';
+
 export interface DatasetOptions {
   batchSize: number;
   shuffle?: boolean;
   seed?: number;
+  lastBatch?: LastBatch;
   /** How the arrays are named in messages (default: "the data"). */
   label?: string;
 }
@@ -53,7 +61,8 @@ export class ArrayDataset {
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly seed: number;
-  /** Full batches per epoch (a last partial batch is dropped so every step sees the same size). */
+  readonly lastBatch: LastBatch;
+  /** Batches per epoch: the full ones, and with lastBatch 'keep' a shorter last one. */
   readonly batchesPerEpoch: number;
   position: DatasetPosition = { epoch: 0, batch: 0 };
   private readonly arrays: Map<string, Tensor>;
@@ -71,7 +80,9 @@ export class ArrayDataset {
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new DataError(`--batch-size must be a whole number >= 1, got ${opts.batchSize}`);
     this.batchSize = opts.batchSize;
     if (this.rows < this.batchSize) throw new DataError(`${label} has ${this.rows} rows, fewer than one batch of ${this.batchSize}; lower --batch-size`);
-    this.batchesPerEpoch = Math.floor(this.rows / this.batchSize);
+    this.lastBatch = opts.lastBatch ?? 'drop';
+    if (this.lastBatch !== 'drop' && this.lastBatch !== 'keep') throw new DataError(`--last-batch must be drop or keep, got ${String(opts.lastBatch)}`);
+    this.batchesPerEpoch = (this.lastBatch === 'keep' ? Math.ceil : Math.floor)(this.rows / this.batchSize);
     this.shuffle = opts.shuffle ?? true;
     this.seed = opts.seed ?? 0;
   }
@@ -86,6 +97,21 @@ export class ArrayDataset {
     return this.order;
   }
 
+  /** Rows in batch `batch` of an epoch: the batch size, except a kept shorter last batch. */
+  rowsIn(batch: number): number {
+    return Math.min(this.batchSize, this.rows - batch * this.batchSize);
+  }
+
+  /**
+   * How many batches from the current position have the full batch size before a shorter one
+   * comes: 0 when the next batch is the shorter last batch, Infinity when there is none. Only
+   * batches of one size stack (nextSteps), so a trainer runs at most this many at once.
+   */
+  fullBatchesAhead(): number {
+    if (this.rowsIn(this.batchesPerEpoch - 1) === this.batchSize) return Infinity;
+    return this.batchesPerEpoch - 1 - this.position.batch;
+  }
+
   /** The next batch; wraps into the next epoch. */
   next(): Batch {
     return this.nextSteps(1, false);
@@ -93,10 +119,15 @@ export class ArrayDataset {
 
   /**
    * The next `k` batches stacked on a new leading axis ([k, batch, ...] per array), for
-   * TrainingSession.stepStacked. The buffers are reused by the next call.
+   * TrainingSession.stepStacked. The buffers are reused by the next call. The k batches must
+   * have one size: with a kept shorter last batch, take at most fullBatchesAhead() at once, and
+   * that batch alone.
    */
   nextSteps(k: number, stacked = true): Batch {
     const out: Batch = {};
+    const rows = this.rowsIn(this.position.batch);
+    if (k > 1 && this.fullBatchesAhead() < k)
+      throw new DataError(`${k} batches from batch ${this.position.batch} of the epoch cross the shorter last batch (${this.rowsIn(this.batchesPerEpoch - 1)} rows), and batches of different sizes do not stack; take at most fullBatchesAhead() = ${this.fullBatchesAhead()} at once, then that batch alone`);
     const plan: { order: Uint32Array | null; start: number }[] = [];
     for (let s = 0; s < k; s++) {
       const { epoch, batch } = this.position;
@@ -106,16 +137,16 @@ export class ArrayDataset {
     for (const [name, t] of this.arrays) {
       const row = t.dims.slice(1).reduce((a, b) => a * b, 1);
       const data = t.data as TypedArray;
-      const dims = stacked ? [k, this.batchSize, ...t.dims.slice(1)] : [this.batchSize, ...t.dims.slice(1)];
+      const dims = stacked ? [k, rows, ...t.dims.slice(1)] : [rows, ...t.dims.slice(1)];
       if (k === 1 && !plan[0].order) {
         // Unshuffled single batch: a view, no copy.
-        out[name] = { data: data.subarray(plan[0].start * row, (plan[0].start + this.batchSize) * row), dims };
+        out[name] = { data: data.subarray(plan[0].start * row, (plan[0].start + rows) * row), dims };
         continue;
       }
-      const key = `${name}/${k}`;
+      const key = `${name}/${k}/${rows}`;
       let buf = this.buffers.get(key);
       if (!buf) {
-        buf = new (data.constructor as new (n: number) => TypedArray)(k * this.batchSize * row);
+        buf = new (data.constructor as new (n: number) => TypedArray)(k * rows * row);
         this.buffers.set(key, buf);
       }
       // Row by row with an index loop over 32-bit words (or bytes): a subarray per row would
@@ -126,9 +157,9 @@ export class ArrayDataset {
       const unit = (row * data.BYTES_PER_ELEMENT) / to.BYTES_PER_ELEMENT;
       for (let s = 0; s < k; s++) {
         const { order, start } = plan[s];
-        for (let i = 0; i < this.batchSize; i++) {
+        for (let i = 0; i < rows; i++) {
           const src = (order ? order[start + i] : start + i) * unit;
-          const dst = (s * this.batchSize + i) * unit;
+          const dst = (s * rows + i) * unit;
           for (let j = 0; j < unit; j++) to[dst + j] = from[src + j];
         }
       }
