@@ -1,5 +1,5 @@
 /** Gradients of the broadcasting arithmetic ops: Add, Sub, Mul, Div, Pow, Neg, Sum, Mean, Max, Min, Where. */
-import { elemTypeOrThrow, ifNeeded, scalarLike } from '../emit.js';
+import { elemTypeOrThrow, ifNeeded, maskedLike, scalarLike } from '../emit.js';
 import type { GradContext, GradRule } from '../types.js';
 import { unbroadcast } from '../unbroadcast.js';
 
@@ -102,11 +102,10 @@ export const whereGrad: GradRule = {
   opType: 'Where',
   backward: (ctx) => {
     const C = ctx.I(0);
-    const zero = scalarLike(ctx, ctx.O(0), 0);
     return [
       null,
-      ifNeeded(ctx, 1, () => unbroadcast(ctx, ctx.b.op('Where', [C, go(ctx), zero]), ctx.I(1))),
-      ifNeeded(ctx, 2, () => unbroadcast(ctx, ctx.b.op('Where', [C, zero, go(ctx)]), ctx.I(2))),
+      ifNeeded(ctx, 1, () => unbroadcast(ctx, maskedLike(ctx, go(ctx), C, ctx.O(0)), ctx.I(1))),
+      ifNeeded(ctx, 2, () => unbroadcast(ctx, maskedLike(ctx, go(ctx), C, ctx.O(0), true), ctx.I(2))),
     ];
   },
 };

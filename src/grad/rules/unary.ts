@@ -1,6 +1,6 @@
 /** Gradients of elementwise unary math: Sqrt, Exp, Log, Tanh, Sigmoid, Relu, LeakyRelu, Erf, Abs, Reciprocal, Softplus, Clip. */
 import { attrFloat } from '../../ir/attributes.js';
-import { ifNeeded, scalarLike } from '../emit.js';
+import { ifNeeded, maskedLike, scalarLike } from '../emit.js';
 import { unbroadcast } from '../unbroadcast.js';
 import type { GradContext, GradRule } from '../types.js';
 
@@ -31,11 +31,7 @@ export const sigmoidGrad = unary('Sigmoid', (ctx, g, _X, Y) => {
 });
 
 /** dy/dx = [x > 0] (0 at x = 0, as in PyTorch) */
-export const reluGrad = unary('Relu', (ctx, g, X) => {
-  const { b } = ctx;
-  const zero = scalarLike(ctx, X, 0);
-  return b.op('Where', [b.op('Greater', [X, zero]), g, zero]);
-});
+export const reluGrad = unary('Relu', (ctx, g, X) => maskedLike(ctx, g, ctx.b.op('Greater', [X, scalarLike(ctx, X, 0)]), X));
 
 /** dy/dx = 1 for x > 0, alpha otherwise */
 export const leakyReluGrad = unary('LeakyRelu', (ctx, g, X) => {
