@@ -47,8 +47,9 @@ export interface Manifest {
   graphs: { step: string; loop?: string; eval?: string; inference?: string; grad?: string; apply?: string };
   /**
    * How loop.onnx handles a non-finite gradient: 'replay' — it applies every update and outputs
-   * the flags; a runtime drops a run with a flag set and replays its steps through step.onnx,
-   * whose guard skips them. Absent (older builds): the loop skips inside (an If per step).
+   * a flag (one for the run, from its final state; per step in older builds); a runtime drops a
+   * run with a flag set and replays its steps through step.onnx, whose guard skips them. Absent
+   * (older builds): the loop skips inside (an If per step).
    */
   loopSkip?: 'replay';
   state: string;

@@ -64,4 +64,6 @@ export const adamw: Optimizer = {
     { key: 'step', flag: '', input: IN.step, perStep: 'step', describe: '1-based step count (bias correction)' },
   ],
   prepare,
+  // m' = β1·m + (1−β1)·g: a non-finite g stays in it.
+  nonFiniteStaysIn: 0,
 };

@@ -90,4 +90,6 @@ export const lion: Optimizer = {
   ],
   options: [{ key: 'cautious', flag: '--cautious', describe: 'C-Lion (arXiv 2411.16085): keep the update only where its sign agrees with the gradient, rescaled per tensor' }],
   prepare,
+  // m' = β2·m + (1−β2)·g: a non-finite g stays in it.
+  nonFiniteStaysIn: 0,
 };

@@ -35,4 +35,6 @@ export const sgd: Optimizer = {
     { key: 'weightDecay', flag: '--weight-decay', input: IN.weightDecay, default: 0, range: { min: 0, max: Infinity, maxOpen: true }, describe: 'coupled weight decay (L2)' },
   ],
   prepare,
+  // buf' = momentum·buf + g: a non-finite g stays in it.
+  nonFiniteStaysIn: 0,
 };

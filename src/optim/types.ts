@@ -64,4 +64,12 @@ export interface Optimizer {
    * guard) and returns the emitter of each parameter's update (inside it).
    */
   prepare(b: GraphBuilder, elemType: number, options: Record<string, boolean>): UpdateEmitter;
+  /**
+   * The state slot that keeps a non-finite gradient: its update is a·old + b·g (+ …) with
+   * a ≥ 0 and b > 0, so a NaN or ±Inf gradient element makes that element NaN or ±Inf, and it
+   * stays so in every later update (0·Inf = NaN). The K-step loop then checks that slot once,
+   * after its K steps, instead of every gradient on every step (loop-steps.ts). Absent: the
+   * loop checks every step.
+   */
+  nonFiniteStaysIn?: number;
 }

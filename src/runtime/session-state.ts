@@ -44,10 +44,15 @@ export class SessionState {
    * Takes the state after `k` steps (one run of the step, loop or apply graph); returns the
    * per-step skip flags (non-finite gradients). With --nonfinite error, a skipped step throws.
    */
-  /** The per-step non-finite flags of a run (all false without the flag). */
+  /**
+   * The per-step non-finite flags of a run (all false without the flag). A loop graph that
+   * checks its final state (loop-steps.ts) has one flag for the whole run: it marks every step.
+   */
   flags(out: ort.InferenceSession.ReturnType, k: number): boolean[] {
     const flag = this.manifest.outputs.find((o) => o.role === 'nonfinite');
-    return flag ? Array.from(out[flag.name].data as Uint8Array, Boolean) : new Array<boolean>(k).fill(false);
+    if (!flag) return new Array<boolean>(k).fill(false);
+    const data = out[flag.name].data as Uint8Array;
+    return data.length === k ? Array.from(data, Boolean) : new Array<boolean>(k).fill(data.some(Boolean));
   }
 
   take(out: ort.InferenceSession.ReturnType, k: number, stepsDone: number): boolean[] {

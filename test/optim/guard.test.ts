@@ -26,7 +26,7 @@ async function stepSession(guarded: boolean): Promise<ort.InferenceSession> {
   for (const p of PARAMS) g.inputs.push({ name: p, type: t }, { name: `${p}.m`, type: t }, { name: `${p}.g`, type: t });
   for (const h of Object.values(HYPER_INPUTS)) g.inputs.push({ name: h, type: tensorType(DataType.DOUBLE, []) });
   const b = new GraphBuilder(g);
-  const flag = guarded ? emitNonFiniteFlag(b, PARAMS.map((p) => `${p}.g`)) : undefined;
+  const flag = guarded ? emitNonFiniteFlag(b, PARAMS.map((p) => `${p}.g`), PARAMS.map(() => DataType.FLOAT)) : undefined;
   const emit = () => {
     const update = lion.prepare(b, DataType.FLOAT, {});
     return PARAMS.flatMap((p) => {

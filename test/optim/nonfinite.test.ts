@@ -11,7 +11,7 @@ import { insertLion, insertOptimizer } from '../../src/passes/optimizer/insert-o
 import { writeArtifacts } from '../../src/artifacts/write.js';
 import { runtimeGraphs } from '../../src/passes/pipeline.js';
 import { TrainingSession } from '../../src/runtime/training-session.js';
-import type { NonFiniteMode } from '../../src/optim/nonfinite.js';
+import { NONFINITE_OUTPUT, type NonFiniteMode } from '../../src/optim/nonfinite.js';
 import { gradientsAsInputs } from '../helpers/graphs.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -23,9 +23,10 @@ const unstackRow = (t: ort.Tensor, i: number) => {
 };
 
 let made = 0;
-async function session(mode: NonFiniteMode, optimizer: 'lion' | 'adamw' | 'sgd' = 'lion') {
+async function session(mode: NonFiniteMode, optimizer: 'lion' | 'adamw' | 'sgd' = 'lion', hyperparameters: Record<string, number> = {}) {
   const grads = gradientsAsInputs({ a: { dims: [3], values: [1, 2, 3] }, b: { dims: [2], values: [-1, 1] } });
-  const program = optimizer === 'lion' ? insertLion(grads, { nonFinite: mode, hyperparameters: { weightDecay: 0.1 } }) : insertOptimizer(grads, { optimizer, nonFinite: mode });
+  const program =
+    optimizer === 'lion' ? insertLion(grads, { nonFinite: mode, hyperparameters: { weightDecay: 0.1, ...hyperparameters } }) : insertOptimizer(grads, { optimizer, nonFinite: mode, hyperparameters });
   const out = join(dir, `${mode}-${optimizer}-${made++}`);
   writeArtifacts(out, runtimeGraphs(program), { command: 'test' });
   return TrainingSession.create(out, { lr: 0.01 });
@@ -66,10 +67,11 @@ describe('non-finite gradients', () => {
     for (const optimizer of ['lion', 'adamw', 'sgd'] as const) {
       const program = insertOptimizer(gradientsAsInputs({ a: { dims: [3], values: [1, 2, 3] }, b: { dims: [2], values: [-1, 1] } }), { optimizer });
       const top = program.model.graph.nodes;
-      expect(top.filter((n) => n.opType === 'If')).toHaveLength(1);
+      // One If on the flag (the flag's own If, on the rough sum, is the other).
+      expect(top.filter((n) => n.opType === 'If' && n.inputs[0] === NONFINITE_OUTPUT)).toHaveLength(1);
       expect(top.some((n) => n.opType === 'Where')).toBe(false);
       // Each parameter and state output is written by the If (never by an update node outside it).
-      const ifNode = top.find((n) => n.opType === 'If')!;
+      const ifNode = top.find((n) => n.opType === 'If' && n.inputs[0] === NONFINITE_OUTPUT)!;
       const written = program.outputs.filter((o) => o.role === 'param' || o.role === 'state').map((o) => o.name);
       expect([...ifNode.outputs].sort()).toEqual([...written].sort());
     }
@@ -93,6 +95,56 @@ describe('non-finite gradients', () => {
     expect(snapshot(loop)).toEqual(snapshot(single));
     await loop.dispose();
     await single.dispose();
+  });
+
+  it('the flag is exact: finite gradients whose float32 sum overflows are applied, not skipped', async () => {
+    for (const optimizer of ['lion', 'adamw', 'sgd'] as const) {
+      const s = await session('skip', optimizer);
+      const before = snapshot(s);
+      const r = await s.step({ 'g:a': f32([3e38, 3e38, 3e38]), 'g:b': f32([-3e38, 1]) });
+      expect(r.skipped).toBeUndefined();
+      expect(snapshot(s)).not.toEqual(before);
+      const r2 = await s.step({ 'g:a': f32([3e38, 3e38, Infinity]), 'g:b': f32([1, 1]) });
+      expect(r2.skipped).toBe(true);
+      await s.dispose();
+    }
+  });
+
+  it.each([
+    ['lion', { beta2: 0 }],
+    ['lion', { beta2: 0.99 }],
+    ['adamw', { beta1: 0 }],
+    ['sgd', { momentum: 0 }],
+  ] as const)('%s %j: the loop, which checks only its final state, replays exactly the runs single steps would skip in (huge finite gradients too)', async (optimizer, hyper) => {
+    const { a: a0, b: b0 } = eightSteps();
+    const cases = [
+      { a: a0, b: b0 }, // NaN at step 3, -Inf at step 6
+      { a: a0, b: b0.map((v) => (Number.isNaN(v) ? 0.7 : v)) }, // -Inf alone: the parameters stay finite, only the momentum shows it
+      { a: a0, b: b0.map((v, j) => (Number.isFinite(v) ? (j === 4 ? 3e38 : v) : 0.2)) }, // finite, but a float32 sum overflows
+    ];
+    for (const { a, b } of cases) {
+      const loop = await session('skip', optimizer, hyper);
+      const single = await session('skip', optimizer, hyper);
+      const looped = await loop.stepStacked({ 'g:a': new ort.Tensor('float32', Float32Array.from(a), [8, 3]), 'g:b': new ort.Tensor('float32', Float32Array.from(b), [8, 2]) }, 8);
+      const stepped = [];
+      for (let i = 0; i < 8; i++) stepped.push(await single.step({ 'g:a': f32(a.slice(3 * i, 3 * i + 3)), 'g:b': f32(b.slice(2 * i, 2 * i + 2)) }));
+      expect(looped).toEqual(stepped);
+      expect(snapshot(loop)).toEqual(snapshot(single));
+      await loop.dispose();
+      await single.dispose();
+    }
+  });
+
+  it('the loop checks its final momenta once per run, not every gradient on every step', async () => {
+    const s = await session('skip');
+    const { loadModel } = await import('../../src/ir/model-io.js');
+    const outer = loadModel(join(s.artifacts.dir, 'loop.onnx')).graph;
+    const body = outer.nodes.find((n) => n.opType === 'Loop')!.attributes[0].value as { nodes: { opType: string }[]; outputs: { name: string }[] };
+    expect(body.nodes.filter((n) => n.opType === 'ReduceSum' || n.opType === 'IsNaN')).toEqual([]);
+    expect(body.outputs.some((o) => o.name.startsWith(NONFINITE_OUTPUT))).toBe(false);
+    const sums = outer.nodes.filter((n) => n.opType === 'ReduceSum').map((n) => n.inputs[0]);
+    expect(sums.sort()).toEqual(['a.lion_m.out', 'b.lion_m.out']);
+    await s.dispose();
   });
 
   it('the loop graph has no If: its updates always apply, and the manifest says the runtime replays', async () => {

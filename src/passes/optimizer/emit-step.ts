@@ -102,7 +102,7 @@ export function emitStep(model: Model, plan: StepPlan): StepContract {
   g.inputs.push(...paramInputs, ...stateInputs, ...hyperInputs);
 
   const updated = parameters.filter((p) => p.group !== 'frozen');
-  const guard = plan.nonFinite === 'propagate' ? undefined : (b.claim(NONFINITE_OUTPUT, 'the non-finite gradient flag'), emitNonFiniteFlag(b, updated.map((p) => gradOf.get(p.name)!)));
+  const guard = plan.nonFinite === 'propagate' ? undefined : (b.claim(NONFINITE_OUTPUT, 'the non-finite gradient flag'), emitNonFiniteFlag(b, updated.map((p) => gradOf.get(p.name)!), updated.map((p) => initialByName.get(p.name)!.dataType)));
   // Scalars shared by all parameters of one element type, emitted outside the guard.
   const emitterByType = new Map<number, UpdateEmitter>();
   for (const p of updated) {

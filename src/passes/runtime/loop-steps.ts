@@ -10,8 +10,9 @@
  * [K] vector (one learning rate per step); K is read from the length of `lion.lr`, so one graph
  * serves any K (AdamW's step count is a [K] vector too). Parameters and optimizer state are
  * loop-carried; the outputs keep their names: the final `<p>.out` and state outputs
- * (`<p>.lion_m.out`), and the per-step loss and non-finite flag as [K] scan
- * outputs. The body is the step graph itself with every name it defines suffixed, because a
+ * (`<p>.lion_m.out`), and the per-step loss as a [K] scan output; the non-finite flag is one
+ * for the run, from the final state (see below; per step, as a [K] scan output, for an
+ * optimizer that does not keep a non-finite gradient in its state). The body is the step graph itself with every name it defines suffixed, because a
  * subgraph may not redefine a name of its enclosing graph.
  */
 import { DataType } from '../../onnx/data-types.js';
@@ -25,7 +26,9 @@ import type { StepProgram } from '../optimizer/emit-step.js';
 import { expectThat, type Pass } from '../pass.js';
 import { renameAll } from '../../ir/rename.js';
 import { withoutGuard } from '../../optim/guard.js';
-import { NONFINITE_OUTPUT } from '../../optim/nonfinite.js';
+import { NONFINITE_OUTPUT, emitSumNotFinite } from '../../optim/nonfinite.js';
+import { optimizerByName } from '../../optim/registry.js';
+import { removeDeadNodes } from '../../ir/topo.js';
 
 const SUFFIX = '/loop';
 
@@ -95,13 +98,22 @@ export function loopSteps(step: StepProgram): Model {
   bb.add('Identity', [condIn], {}, { exact: [condOut] });
   body.nodes = [...prelude, ...bodyNodes];
 
-  const scans = src.graph.outputs.filter((o) => !carriedOut.includes(o.name));
+  // The non-finite flag: where the optimizer keeps a non-finite gradient in a state slot
+  // (Optimizer.nonFiniteStaysIn), one check of that slot after the K steps finds every step
+  // the guarded step graph would have skipped, for a reduction over the state once per run
+  // instead of over every gradient on every step. A false alarm (a float32 sum of large finite
+  // momenta that overflows) only costs a replay through step.onnx, whose check is exact.
+  const staysIn = optimizerByName(step.optimizer).nonFiniteStaysIn;
+  const checkState = staysIn !== undefined && src.graph.outputs.some((o) => o.name === NONFINITE_OUTPUT);
+  const scans = src.graph.outputs.filter((o) => !carriedOut.includes(o.name) && !(checkState && o.name === NONFINITE_OUTPUT));
   const bodyOut = new Map(body.outputs.map((o) => [o.name, o]));
   body.outputs = [
     { name: condOut, type: tensorType(DataType.BOOL, []) },
     ...carriedOut.map((n) => bodyOut.get(inner(n))!),
     ...scans.map((o) => bodyOut.get(inner(o.name))!),
   ];
+
+  if (checkState) removeDeadNodes(body);
 
   const M = ob.op('Gather', [ob.op('Shape', [step.hyperparameterInputs.lr]), ob.int64s('loop.zero', [0])], { axis: 0 }, 'loop.trip_count_1d');
   const trip = ob.op('Squeeze', [M, ob.int64s('loop.axes0', [0])], {}, 'loop.trip_count');
@@ -119,6 +131,10 @@ export function loopSteps(step: StepProgram): Model {
       return { name: o.name, type: tensorType(elemTypeOf(o.type) ?? DataType.FLOAT, shape ? ['steps', ...shape] : undefined) };
     }),
   ];
+  if (checkState) {
+    emitSumNotFinite(ob, trained.map((p) => p.state![staysIn].output), 'loop.state_sum', NONFINITE_OUTPUT);
+    outer.outputs.push({ name: NONFINITE_OUTPUT, type: tensorType(DataType.BOOL, []) });
+  }
   // The loop graph keeps the step graph's opset: its nodes move into the body unchanged (a
   // loop stamped with a newer opset than its nodes were written for is refused by onnxruntime).
   return { ...src, opsetImports: src.opsetImports.map((o) => ({ ...o })), graph: outer };
