@@ -153,12 +153,20 @@ class TorchServer {
 // ---------------------------------------------------------------------------------------------
 // Runners: each times `n` training steps and reports seconds.
 
-/** lion-onnx: TrainingSession.stepStacked with k steps per ONNX run, batches from an ArrayDataset (as train() does). */
-function ortRunner(id, session, arrays, batch, k) {
+/**
+ * lion-onnx: TrainingSession.stepStacked with k steps per ONNX run, batches from an ArrayDataset
+ * (as train() does). `initial` is a checkpoint of the session's initial state: reset() returns
+ * to it, so that every sample trains from the same start.
+ */
+function ortRunner(id, session, arrays, batch, k, initial) {
   const ds = new ArrayDataset(arrays, { batchSize: batch, shuffle: false });
   return {
     id,
     k,
+    reset() {
+      if (initial) session.loadCheckpoint(initial);
+      ds.position = { epoch: 0, batch: 0 };
+    },
     async time(n) {
       const t0 = performance.now();
       for (let i = 0; i < n; i += k) await session.stepStacked(ds.nextSteps(k), k);
@@ -171,6 +179,9 @@ function torchRunner(id, server, key) {
   return {
     id,
     k: 1,
+    async reset() {
+      await server.request({ cmd: 'reset', key });
+    },
     async time(n) {
       return (await server.request({ cmd: 'time', key, steps: n })).seconds;
     },
@@ -179,7 +190,12 @@ function torchRunner(id, server, key) {
 
 /**
  * Warm-up, then `REPS` rounds; in each round every runner times about SECONDS of steps, in turn.
- * Returns steps/s samples per runner (index = round).
+ * Returns steps/s samples per runner (index = round). Training runners restart from their
+ * initial state before every sample (reset, not timed): each one then measures the same early
+ * stretch of training, whatever its speed. Kept training, a contender that had run more steps
+ * reached other phases first — on the MLP with random labels, one where values drift through
+ * float32's subnormal range and x86 runs every operation on them in microcode, 3-10x slower
+ * per step (seen as two collapsed rounds in an earlier run of this bench).
  */
 async function rounds(runners, label) {
   const steps = [];
@@ -197,7 +213,10 @@ async function rounds(runners, label) {
   const samples = runners.map(() => []);
   const load = [];
   for (let rep = 0; rep < REPS; rep++) {
-    for (const [i, r] of runners.entries()) samples[i].push(steps[i] / (await r.time(steps[i])));
+    for (const [i, r] of runners.entries()) {
+      await r.reset?.();
+      samples[i].push(steps[i] / (await r.time(steps[i])));
+    }
     load.push(loadavg()[0]);
     log(`  ${label} round ${rep + 1}/${REPS}: ${runners.map((r, i) => `${r.id} ${samples[i][rep].toFixed(1)}`).join(', ')} steps/s (load ${load[rep].toFixed(1)})`);
   }
@@ -414,11 +433,14 @@ async function sectionA(py) {
       const spec = SPECS[name];
       const sLion = await TrainingSession.create(lion.dir, { threads: THREADS, lr: HYPER.lion.lr });
       const sAdam = await TrainingSession.create(adamw.dir, { threads: THREADS, lr: HYPER.adamw.lr });
+      rmSync(join(TMP, 'init'), { recursive: true, force: true });
+      const initLion = sLion.saveCheckpoint(join(TMP, 'init', `${name}-lion`));
+      const initAdam = sAdam.saveCheckpoint(join(TMP, 'init', `${name}-adamw`));
       const runners = [
-        ortRunner('lion k=1', sLion, arrays, spec.batch, 1),
-        ortRunner('lion k=8', sLion, arrays, spec.batch, 8),
-        ortRunner('adamw k=1', sAdam, arrays, spec.batch, 1),
-        ortRunner('adamw k=8', sAdam, arrays, spec.batch, 8),
+        ortRunner('lion k=1', sLion, arrays, spec.batch, 1, initLion),
+        ortRunner('lion k=8', sLion, arrays, spec.batch, 8, initLion),
+        ortRunner('adamw k=1', sAdam, arrays, spec.batch, 1, initAdam),
+        ortRunner('adamw k=8', sAdam, arrays, spec.batch, 8, initAdam),
       ];
       if (server) {
         const reply = await server.request({ cmd: 'setup', key: name, model: name, data: files, batch: spec.batch, hyperparameters: { ...HYPER.lion, ...BETAS } });

@@ -182,7 +182,8 @@ def serve(threads):
             opt = Lion(model.parameters(), lr=h["lr"], betas=(h["beta1"], h["beta2"]), weight_decay=h["weightDecay"])
             b = req["batch"]
             batches = [(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]) for i in range(x.shape[0] // b)]
-            sessions[req["key"]] = {"model": model, "opt": opt, "batches": batches, "i": 0}
+            init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            sessions[req["key"]] = {"model": model, "opt": opt, "batches": batches, "i": 0, "init": init, "h": h}
             reply = {"ok": True, "parameters": sum(p.numel() for p in model.parameters()), "flopsPerStep": training_flops(model, batches[0][0])}
         elif cmd == "time":
             s = sessions[req["key"]]
@@ -199,6 +200,14 @@ def serve(threads):
                 opt.step()
                 loss = loss.item()
             reply = {"seconds": time.perf_counter() - t0, "loss": loss}
+        elif cmd == "reset":
+            # Back to the initial weights, a fresh optimizer and the first batch (not timed).
+            s = sessions[req["key"]]
+            s["model"].load_state_dict(s["init"])
+            h = s["h"]
+            s["opt"] = Lion(s["model"].parameters(), lr=h["lr"], betas=(h["beta1"], h["beta2"]), weight_decay=h["weightDecay"])
+            s["i"] = 0
+            reply = {"ok": True}
         elif cmd == "mm":
             # `steps` products of two n×n float32 matrices into a preallocated output: seconds.
             n = req["n"]
