@@ -6,7 +6,8 @@
 import { GraphError } from '../errors.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { DataType } from '../onnx/data-types.js';
-import { makeTensor } from '../onnx/tensor.js';
+import { makeTensor, tensorToNumbers } from '../onnx/tensor.js';
+import { attrTensor } from '../ir/attributes.js';
 import { isStatic } from '../ir/shape-info.js';
 import type { Emitter, GradContext } from './types.js';
 
@@ -27,6 +28,17 @@ function constant(e: Emitter, base: string, type: number, dims: number[], values
   let name = cache.get(key);
   if (!name) cache.set(key, (name = e.b.constant(base, type, dims, values)));
   return name;
+}
+
+/** Values of a float tensor that is an initializer or a Constant node's output, else undefined. */
+export function floatsOf(e: Emitter, name: string): number[] | undefined {
+  if (!name) return undefined;
+  const g = e.b.graph;
+  const init = g.initializer(name);
+  if (init) return init.storage === 'external' ? undefined : tensorToNumbers(init);
+  const producer = g.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
+  const t = producer && attrTensor(producer, 'value');
+  return t ? tensorToNumbers(t) : undefined;
 }
 
 /** A constant tensor of the element type of `like` (float16/bfloat16 via a Cast of float). */

@@ -2,6 +2,7 @@
 import { elemTypeOrThrow, ifNeeded, maskedLike, scalarLike } from '../emit.js';
 import type { GradContext, GradRule } from '../types.js';
 import { unbroadcast } from '../unbroadcast.js';
+import { geluGrad } from './gelu.js';
 
 const go = (ctx: GradContext) => ctx.GO(0)!;
 
@@ -20,7 +21,8 @@ export const subGrad: GradRule = {
 
 export const mulGrad: GradRule = {
   opType: 'Mul',
-  backward: (ctx) => [0, 1].map((i) => ifNeeded(ctx, i, () => unbroadcast(ctx, ctx.b.op('Mul', [go(ctx), ctx.I(1 - i)]), ctx.I(i)))),
+  // The last Mul of an exact GELU takes the whole GELU's gradient in one (gelu.ts).
+  backward: (ctx) => geluGrad(ctx) ?? [0, 1].map((i) => ifNeeded(ctx, i, () => unbroadcast(ctx, ctx.b.op('Mul', [go(ctx), ctx.I(1 - i)]), ctx.I(i)))),
 };
 
 /** Y = A / B: dA = g / B, dB = -g·Y / B. */

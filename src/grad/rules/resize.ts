@@ -9,7 +9,7 @@ import { attrInts, attrString, attrTensor } from '../../ir/attributes.js';
 import type { Attribute, Node } from '../../ir/graph.js';
 import { DataType } from '../../onnx/data-types.js';
 import { makeTensor, tensorToNumbers } from '../../onnx/tensor.js';
-import { constLike, dimOf, elemTypeOrThrow, int64s, rankOrThrow, shapeOf } from '../emit.js';
+import { constLike, dimOf, elemTypeOrThrow, floatsOf, int64s, rankOrThrow, shapeOf } from '../emit.js';
 import type { GradContext, GradRule } from '../types.js';
 
 /** Appends a Resize with the forward node's attributes (less `drop`); returns its output. */
@@ -19,17 +19,6 @@ function resizeLike(ctx: GradContext, inputs: string[], drop: string[] = []): st
   const attributes: Attribute[] = node.attributes.filter((a) => !drop.includes(a.name)).map((a) => ({ ...a }));
   b.graph.nodes.push({ opType: 'Resize', inputs, outputs: [out], attributes, name: b.fresh(`${out}/node`) });
   return out;
-}
-
-/** Values of a float tensor that is an initializer or a Constant node's output, else undefined. */
-function floatsOf(ctx: GradContext, name: string): number[] | undefined {
-  if (!name) return undefined;
-  const g = ctx.b.graph;
-  const init = g.initializer(name);
-  if (init) return init.storage === 'external' ? undefined : tensorToNumbers(init);
-  const producer = g.nodes.find((n: Node) => n.opType === 'Constant' && n.outputs[0] === name);
-  const t = producer && attrTensor(producer, 'value');
-  return t ? tensorToNumbers(t) : undefined;
 }
 
 /**
