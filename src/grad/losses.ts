@@ -7,7 +7,7 @@ import { GraphBuilder } from '../ir/builder.js';
 import type { Graph } from '../ir/graph.js';
 import { formatShape, tensorType } from '../ir/value-type.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
-import { dimOf, reduceMean, reduceSum, scalarLike, unsqueeze } from './emit.js';
+import { reduceMean, scalarLike, squeeze, unsqueeze } from './emit.js';
 import { FLOAT_TYPES, ShapeInfo } from '../ir/shape-info.js';
 import type { Emitter } from './types.js';
 
@@ -65,7 +65,7 @@ export function appendLoss(graph: Graph, opts: LossOptions): { loss: string; tar
       throw new GraphError(`${where}: the output has 1 class on its last axis (shape ${formatShape(shape)}); cross-entropy needs 2 or more — use the bce loss for one logit`);
     const indexType = opts.targetType === 'int32' ? DataType.INT32 : DataType.INT64;
     graph.inputs.push({ name: target, type: tensorType(indexType, shape.slice(0, -1)) });
-    perElement = negLogLikelihood(e, output, target, indexType, type, opts.probabilities);
+    perElement = negLogLikelihood(e, output, target, indexType, opts.probabilities);
   } else if (kind === 'mse' || kind === 'bce') {
     graph.inputs.push({ name: target, type: tensorType(type, shape) });
     perElement = kind === 'mse' ? squaredError(e, output, target) : opts.probabilities ? binaryCrossEntropyOnProbabilities(e, output, target) : binaryCrossEntropy(e, output, target);
@@ -73,27 +73,22 @@ export function appendLoss(graph: Graph, opts: LossOptions): { loss: string; tar
   return { loss: reduceMean(e, perElement, undefined, false, 'loss'), target };
 }
 
-/** -log_softmax(x)[target] per position (with `probabilities`, -log(p)[target]). */
-function negLogLikelihood(e: Emitter, logits: string, target: string, indexType: number, type: number, probabilities?: boolean): string {
+/**
+ * -log_softmax(x)[target] per position (with `probabilities`, -log(p)[target]), picked with
+ * GatherElements: a one-hot mask would cost three full passes over the scores (and its
+ * gradient two more). The gradient of LogSoftmax → GatherElements is one expression,
+ * softmax − one-hot (rules/softmax-cross-entropy.ts). An index outside [-C, C) fails the run
+ * (train checks the labels first).
+ */
+function negLogLikelihood(e: Emitter, logits: string, target: string, indexType: number, probabilities?: boolean): string {
   const { b } = e;
   const logp = probabilities ? b.op('Log', [b.op('Clip', [logits, scalarLike(e, logits, 1e-7), scalarLike(e, logits, 1)])]) : b.op('LogSoftmax', [logits], { axis: -1 });
-  let idx = indexType === DataType.INT64 ? target : b.op('Cast', [target], { to: DataType.INT64 });
-  // OneHot wants indices of rank >= 1; a single [C] row has a scalar target.
-  if (e.shape(logits)?.length === 1) idx = unsqueeze(e, idx, [0]);
-  const classes = e.shape(logits)?.at(-1);
-  let onehot: string;
-  if (typeof classes === 'number') {
-    // target[..., None] == [0, 1, …, C−1], cast: the same 0/1 values as OneHot, but onnxruntime's
-    // OneHot kernel runs on one thread (0.53 ms of the bench transformer's 26 ms step at
-    // [16, 64, 256]) where Equal and Cast run on all of them.
-    const range = b.int64s('loss/classes', Array.from({ length: classes }, (_, i) => i));
-    onehot = b.op('Cast', [b.op('Equal', [unsqueeze(e, idx, [-1]), range])], { to: type });
-  } else {
-    const offOn = b.constant('loss/off_on', DataType.FLOAT, [2], [0, 1]);
-    onehot = b.op('OneHot', [idx, dimOf(e, logits, -1), offOn], { axis: -1 });
-    if (type !== DataType.FLOAT) onehot = b.op('Cast', [onehot], { to: type });
-  }
-  return b.op('Neg', [reduceSum(e, b.op('Mul', [logp, onehot]), [-1], false)]);
+  const idx = indexType === DataType.INT64 ? target : b.op('Cast', [target], { to: DataType.INT64 });
+  // GatherElements wants indices of the scores' rank: a trailing axis of 1 (for a single [C] row, [1]).
+  const rank = e.shape(logits)?.length;
+  const at = rank === 1 ? unsqueeze(e, idx, [0]) : unsqueeze(e, idx, [-1]);
+  const picked = b.op('GatherElements', [logp, at], { axis: -1 });
+  return b.op('Neg', [rank === 1 ? squeeze(e, picked, [0]) : squeeze(e, picked, [-1])]);
 }
 
 function squaredError(e: Emitter, y: string, t: string): string {

@@ -13,6 +13,7 @@ import { makeTensor } from '../../onnx/tensor.js';
 import { dimOf, elemTypeOrThrow, int64s, rankOrThrow, shapeOf, unsqueeze, zerosLike } from '../emit.js';
 import { isStatic } from '../../ir/shape-info.js';
 import type { GradContext, GradRule } from '../types.js';
+import { softmaxCrossEntropyGrad } from './softmax-cross-entropy.js';
 
 function needOpset16(ctx: GradContext, node: Node): void {
   if (ctx.opset < 16)
@@ -68,10 +69,15 @@ function dimScalar(ctx: GradContext, D: string, axis: number): string {
   return ctx.b.op('Reshape', [dimOf(ctx, D, axis), int64s(ctx, [])]);
 }
 
-/** Y = GatherElements(D, idx, axis): dD = ScatterElements(zeros(D), idx, g, axis, reduction='add'). */
+/**
+ * Y = GatherElements(D, idx, axis): dD = ScatterElements(zeros(D), idx, g, axis, reduction='add');
+ * of a LogSoftmax (a cross-entropy), the gradient of both in one (softmax-cross-entropy.ts).
+ */
 export const gatherElementsGrad: GradRule = {
   opType: 'GatherElements',
   backward: (ctx) => {
+    const fused = softmaxCrossEntropyGrad(ctx);
+    if (fused) return fused;
     needOpset16(ctx, ctx.node);
     const axis = attrInt(ctx.node, 'axis', 0);
     return [ctx.b.op('ScatterElements', [zerosLike(ctx, ctx.I(0)), ctx.I(1), ctx.GO(0)!], { axis, reduction: 'add' }), null];
