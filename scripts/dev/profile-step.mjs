@@ -1,16 +1,26 @@
-// usage: node profile-step.mjs <artifacts dir> <batch> <input shape json> <input dtype> <classes> <target shape json>
+/**
+ * onnxruntime's profile of a built model's K-step Loop (k = 8), by op type and by node (the
+ * TOPN slowest, default 30), on random data shaped like the bench's:
+ *
+ *   node scripts/dev/profile-step.mjs DIR BATCH INPUT_SHAPE INPUT_DTYPE CLASSES TARGET_SHAPE [SECONDS]
+ *   e.g. DIR 128 '[784]' float32 10 '[]'   (the bench MLP; the transformer: 16 '[64]' int64 256 '[64]')
+ *
+ * Profiling slows every kernel launch: small nodes look far costlier than they are, so time a
+ * change with scripts/bench/paired-steps.mjs, and use this to see where a step goes.
+ */
 import * as ort from 'onnxruntime-node';
-import { readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArrayDataset, TrainingSession } from '/work/main/dist/index.js';
-import { makeData } from '/work/main/scripts/bench/common.mjs';
+import { ArrayDataset, TrainingSession } from '../../dist/index.js';
+import { makeData } from '../bench/common.mjs';
 const [dir, batchS, shapeS, dtype, classesS, tshapeS, secondsS] = process.argv.slice(2);
 const batch = Number(batchS);
 const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
 const target = manifest.loss.target;
 const input = manifest.dataInputs.find((n) => n !== target);
 const arrays = makeData({ input: { name: input, dtype, shape: JSON.parse(shapeS), max: 256 }, target: { name: target, shape: JSON.parse(tshapeS), classes: Number(classesS) } }, 16 * batch, 3);
-const pdir = '/tmp/prof/out'; rmSync(pdir, { recursive: true, force: true }); mkdirSync(pdir);
+const pdir = mkdtempSync(join(tmpdir(), 'lion-onnx-profile-'));
 const create = ort.InferenceSession.create;
 ort.InferenceSession.create = function (m, so) { return create.call(this, m, { ...so, enableProfiling: true, profileFilePrefix: join(pdir, 'p') }); };
 const s = await TrainingSession.create(dir, { threads: 2, lr: 1e-4 });
@@ -44,3 +54,4 @@ for (const f of readdirSync(pdir)) {
   console.log('top nodes:');
   for (const [nm, [us, op, sh]] of [...byNode].sort((a, b) => b[1][0] - a[1][0]).slice(0, Number(process.env.TOPN ?? 30))) console.log(`  ${(us / 1000 / steps).toFixed(4)} ${op.padEnd(12)} ${nm.slice(0, 70)} ${sh}`);
 }
+rmSync(pdir, { recursive: true, force: true });
