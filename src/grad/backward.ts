@@ -59,6 +59,12 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
   };
   const order = topoSort(graph);
   checkArguments(graph, info, opts);
+  // The forward graph's writers and read counts, for rules that fuse a chain (gelu.ts, …);
+  // taken now, before the backward nodes are appended.
+  const producers = graph.producers();
+  const readCount = new Map<string, number>();
+  for (const n of graph.nodes) for (const r of nodeReads(n)) readCount.set(r, (readCount.get(r) ?? 0) + 1);
+  for (const o of graph.outputs) readCount.set(o.name, (readCount.get(o.name) ?? 0) + 1);
   const gradNames = new Map(params.map((p) => [p, opts.subgraph ? b.fresh(`${p}_grad`) : b.claim(`${p}_grad`, `the gradient of parameter '${p}'`)]));
 
   const isFloatOrUnknown = (v: string) => {
@@ -126,6 +132,8 @@ export function buildBackward(graph: Graph, opts: BackwardOptions): Map<string, 
       GO: (i) => GO[i] ?? null,
       needsGI: (i) => !!node.inputs[i] && from.has(node.inputs[i]),
       needsCaptured: (name) => from.has(name),
+      producer: (name) => producers.get(name),
+      reads: (name) => readCount.get(name) ?? 0,
       backwardOf: (sub, subLoss, subParams, builder) => buildBackward(sub, { loss: subLoss, params: subParams, opset, subgraph: { outer: info, builder } }),
     };
     const result = rule.backward(ctx);

@@ -9,6 +9,7 @@ import { DataType } from '../onnx/data-types.js';
 import { makeTensor, tensorToNumbers } from '../onnx/tensor.js';
 import { attrTensor } from '../ir/attributes.js';
 import { isStatic } from '../ir/shape-info.js';
+import type { Node } from '../ir/graph.js';
 import type { Emitter, GradContext } from './types.js';
 
 /** The element type of `x`; rules cannot emit typed constants without it. */
@@ -31,14 +32,19 @@ function constant(e: Emitter, base: string, type: number, dims: number[], values
 }
 
 /** Values of a float tensor that is an initializer or a Constant node's output, else undefined. */
-export function floatsOf(e: Emitter, name: string): number[] | undefined {
+export function floatsOf(e: Emitter & Partial<Pick<GradContext, 'producer'>>, name: string): number[] | undefined {
   if (!name) return undefined;
   const g = e.b.graph;
   const init = g.initializer(name);
   if (init) return init.storage === 'external' ? undefined : tensorToNumbers(init);
-  const producer = g.nodes.find((n) => n.opType === 'Constant' && n.outputs[0] === name);
-  const t = producer && attrTensor(producer, 'value');
+  const producer = e.producer ? e.producer(name) : g.nodes.find((n) => n.outputs[0] === name);
+  const t = isOp(producer, 'Constant') ? attrTensor(producer, 'value') : undefined;
   return t ? tensorToNumbers(t) : undefined;
+}
+
+/** Whether `n` is the default-domain op `op`. */
+export function isOp(n: Node | undefined, op: string): n is Node {
+  return !!n && n.opType === op && (!n.domain || n.domain === 'ai.onnx');
 }
 
 /** A constant tensor of the element type of `like` (float16/bfloat16 via a Cast of float). */

@@ -39,6 +39,14 @@ export interface GradContext extends Emitter {
   needsGI(i: number): boolean;
   /** Whether a value the node's subgraphs read from this graph needs a gradient. */
   needsCaptured(name: string): boolean;
+  /** The forward node that writes `name` (the graph as the backward walk found it), if any. */
+  producer(name: string): Node | undefined;
+  /**
+   * How many times the forward graph reads `name` (node inputs and values its subgraphs
+   * capture; a graph output counts as a read): a rule that fuses a chain of nodes checks that
+   * no one else reads the values inside it.
+   */
+  reads(name: string): number;
   /**
    * The backward walk over a subgraph the rule builds (a branch being differentiated): appends
    * to `graph` the gradients of the scalar `loss` with respect to `params` (values `graph` reads

@@ -12,7 +12,7 @@
  * nothing else, so no other consumer loses the gradient it would have sent through them.
  */
 import type { Node } from '../../ir/graph.js';
-import { floatsOf, scalarLike } from '../emit.js';
+import { floatsOf, isOp, scalarLike } from '../emit.js';
 import type { GradContext, GradResult } from '../types.js';
 
 /** The scalar value of a constant input, else undefined. */
@@ -21,12 +21,11 @@ function scalarOf(ctx: GradContext, name: string): number | undefined {
   return v && v.length === 1 && Number.isFinite(v[0]) ? v[0] : undefined;
 }
 
-/** The other input of a binary node whose inputs are `value` and a constant scalar: [constant, position]. */
-function withConstant(ctx: GradContext, node: Node, value: string): number | undefined {
+/** For a binary node reading `value` and a constant scalar: that scalar, else undefined. */
+function otherScalar(ctx: GradContext, node: Node, value: string): number | undefined {
   if (node.inputs.length !== 2) return undefined;
   const i = node.inputs.indexOf(value);
-  if (i < 0) return undefined;
-  return scalarOf(ctx, node.inputs[1 - i]);
+  return i < 0 ? undefined : scalarOf(ctx, node.inputs[1 - i]);
 }
 
 interface Gelu {
@@ -38,56 +37,33 @@ interface Gelu {
   h: number;
 }
 
-/** The pattern ending at `node` (the multiplication by h), or undefined. */
+/** The pattern ending at `ctx.node` (the multiplication by h), or undefined. */
 function match(ctx: GradContext): Gelu | undefined {
   const { node } = ctx;
-  const g = ctx.b.graph;
-  const producers = new Map<string, Node>();
-  const producer = (v: string) => {
-    if (!producers.size) for (const n of g.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
-    return producers.get(v);
-  };
-  if (node.opType !== 'Mul' || node.inputs.length !== 2 || (node.domain && node.domain !== 'ai.onnx')) return undefined;
-  const std = (n: Node | undefined, op: string) => n && n.opType === op && (!n.domain || n.domain === 'ai.onnx');
+  if (!isOp(node, 'Mul') || node.inputs.length !== 2) return undefined;
   for (const hi of [0, 1]) {
-    const h = scalarOf(ctx, node.inputs[hi]);
-    const m1 = producer(node.inputs[1 - hi]);
-    if (h === undefined || !std(m1, 'Mul') || m1!.inputs.length !== 2) continue;
+    const m1 = ctx.producer(node.inputs[1 - hi]);
+    const h = isOp(m1, 'Mul') && m1.inputs.length === 2 ? scalarOf(ctx, node.inputs[hi]) : undefined;
+    if (h === undefined) continue;
     for (const xi of [0, 1]) {
       const x = m1!.inputs[xi];
-      const add = producer(m1!.inputs[1 - xi]);
-      if (!std(add, 'Add') || add!.inputs.length !== 2) continue;
+      const add = ctx.producer(m1!.inputs[1 - xi]);
+      if (!isOp(add, 'Add') || add.inputs.length !== 2) continue;
       for (const ei of [0, 1]) {
-        const erf = producer(add!.inputs[ei]);
-        if (!std(erf, 'Erf') || scalarOf(ctx, add!.inputs[1 - ei]) === undefined) continue;
-        const div = producer(erf!.inputs[0]);
-        if (!div || div.inputs[0] !== x || (div.domain && div.domain !== 'ai.onnx')) continue;
-        const c = div.opType === 'Div' ? scalarOf(ctx, div.inputs[1]) : div.opType === 'Mul' ? withConstant(ctx, div, x) : undefined;
+        const erf = ctx.producer(add.inputs[ei]);
+        if (!isOp(erf, 'Erf') || scalarOf(ctx, add.inputs[1 - ei]) === undefined) continue;
+        const div = ctx.producer(erf.inputs[0]);
+        if (!div || div.inputs[0] !== x) continue;
+        const c = isOp(div, 'Div') ? scalarOf(ctx, div.inputs[1]) : isOp(div, 'Mul') ? otherScalar(ctx, div, x) : undefined;
         if (c === undefined || c === 0) continue;
-        const found = { x, d: div.outputs[0], a: add!.outputs[0], invS: div.opType === 'Div' ? 1 / c : c, h };
-        return soleUses(g, [found.d, erf!.outputs[0], found.a, m1!.outputs[0]]) ? found : undefined;
+        // Nothing else may read the values inside the pattern: they get no gradient of their own.
+        const inner = [div.outputs[0], erf.outputs[0], add.outputs[0], m1!.outputs[0]];
+        if (!inner.every((v) => ctx.reads(v) === 1)) return undefined;
+        return { x, d: div.outputs[0], a: add.outputs[0], invS: div.opType === 'Div' ? 1 / c : c, h };
       }
     }
   }
   return undefined;
-}
-
-/** Whether each value has exactly one reader in `g` (a node input or a subgraph's) and is not an output. */
-function soleUses(g: GradContext['b']['graph'], values: string[]): boolean {
-  const want = new Set(values);
-  if (g.outputs.some((o) => want.has(o.name))) return false;
-  const uses = new Map<string, number>();
-  const count = (graph: typeof g) => {
-    for (const n of graph.nodes) {
-      for (const i of n.inputs) if (want.has(i)) uses.set(i, (uses.get(i) ?? 0) + 1);
-      for (const a of n.attributes) {
-        const sub = a.value as typeof g | undefined;
-        if (sub && typeof sub === 'object' && Array.isArray((sub as { nodes?: unknown }).nodes)) count(sub);
-      }
-    }
-  };
-  count(g);
-  return values.every((v) => uses.get(v) === 1);
 }
 
 /** The fused gradient when `ctx.node` ends an exact GELU, else undefined (the Mul rule applies). */

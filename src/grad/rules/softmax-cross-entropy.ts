@@ -9,7 +9,7 @@
  * × vocabulary). Only where LogSoftmax's output feeds nothing else.
  */
 import { attrInt } from '../../ir/attributes.js';
-import type { Node } from '../../ir/graph.js';
+import { isOp } from '../emit.js';
 import type { GradContext, GradResult } from '../types.js';
 
 /** The fused gradient when `ctx.node` is GatherElements of a LogSoftmax, else undefined. */
@@ -18,18 +18,15 @@ export function softmaxCrossEntropyGrad(ctx: GradContext): GradResult | undefine
   const [logp, idx] = [ctx.I(0), ctx.I(1)];
   const g = ctx.GO(0);
   const rank = ctx.shape(logp)?.length;
-  if (!g || rank === undefined) return undefined;
+  // The opset-13 LogSoftmax along one axis (older ones flatten: not this form).
+  if (!g || rank === undefined || ctx.opset < 13) return undefined;
   const norm = (a: number) => (a < 0 ? a + rank : a);
   const axis = norm(attrInt(node, 'axis', 0));
-  const graph = b.graph;
-  const softmax = graph.nodes.find((n) => n.outputs[0] === logp);
-  const std = (n: Node | undefined, op: string): n is Node => !!n && n.opType === op && (!n.domain || n.domain === 'ai.onnx');
-  if (!std(softmax, 'LogSoftmax') || norm(attrInt(softmax, 'axis', ctx.opset >= 13 ? -1 : 1)) !== axis) return undefined;
-  // The opset-13 LogSoftmax along one axis (older ones flatten: not this form).
-  if (ctx.opset < 13 || ctx.shape(idx)?.[axis] !== 1) return undefined;
+  const softmax = ctx.producer(logp);
+  if (!isOp(softmax, 'LogSoftmax') || norm(attrInt(softmax, 'axis', -1)) !== axis || ctx.shape(idx)?.[axis] !== 1) return undefined;
+  // Read by this GatherElements alone: LogSoftmax's own gradient is not taken.
   const x = softmax.inputs[0];
-  if (!ctx.needsCaptured(x) || graph.outputs.some((o) => o.name === logp)) return undefined;
-  if (graph.nodes.filter((n) => n.inputs.includes(logp)).length !== 1) return undefined;
+  if (!ctx.needsCaptured(x) || ctx.reads(logp) !== 1) return undefined;
   const negScaled = b.op('Mul', [b.op('Exp', [logp]), b.op('Neg', [g])]);
   const atTarget = b.op('Add', [b.op('GatherElements', [negScaled, idx], { axis }), g]);
   return { inputs: [null, null], captured: { [x]: b.op('ScatterElements', [negScaled, idx, atTarget], { axis }) } };
