@@ -198,7 +198,7 @@ function prepare(session: TrainingSession, opts: TrainOptions) {
     // Refused now, not when the epoch's last step comes.
     if (fixed) throw new UsageError(`--last-batch keep: the data's last batch has ${shortRows} rows, and the model's batch is fixed at ${fixed.size} (${fixed.why}); drop it (the default) or give a multiple of ${fixed.size} rows`);
     const micro = session.gradientAccumulation;
-    if (shortRows < micro) throw new UsageError(`--last-batch keep: the data's last batch has ${shortRows} rows, too few to split into --gradient-accumulation ${micro} micro-batches; drop it (the default) or lower --gradient-accumulation`);
+    if (shortRows < micro) throw new UsageError(`--last-batch keep: the data's last batch has ${shortRows} rows, too few to split into --grad-accum ${micro} micro-batches; drop it (the default) or lower --grad-accum`);
   }
   const evalSet = evalArrays ? evalDataset(evalArrays, fixed?.size) : undefined;
   if ((opts.steps === undefined) === (opts.epochs === undefined)) throw new UsageError('give exactly one of --steps N or --epochs N');

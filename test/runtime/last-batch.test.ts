@@ -121,6 +121,13 @@ describe('--last-batch', () => {
     await expect(train(art, { data, batchSize: BATCH, steps: 3, lr: HYPER.lr, lastBatch: 'keep' })).rejects.toThrow(/--last-batch keep: the data's last batch has 2 rows, and the model's batch is fixed at 4/);
   });
 
+  it('refuses keep before any work where the last batch cannot be split into the --grad-accum micro-batches', async () => {
+    const { art, data } = setup('accum');
+    await expect(train(art, { data, batchSize: BATCH, steps: 3, lr: HYPER.lr, lastBatch: 'keep', gradientAccumulation: 3 })).rejects.toThrow(
+      /--last-batch keep: the data's last batch has 2 rows, too few to split into --grad-accum 3 micro-batches/,
+    );
+  });
+
   it('a resumed run must keep the same --last-batch (the data position means another batch)', async () => {
     const { art, data } = setup('resume');
     await train(art, { data, batchSize: BATCH, steps: 2, lr: HYPER.lr, lastBatch: 'keep' });
