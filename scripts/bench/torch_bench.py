@@ -160,6 +160,11 @@ def training_flops(model, xb):
     return 3 * fwd[0]
 
 
+def lion_for(model, h):
+    """The reference Lion over the model's parameters with the bench's hyperparameters."""
+    return Lion(model.parameters(), lr=h["lr"], betas=(h["beta1"], h["beta2"]), weight_decay=h["weightDecay"])
+
+
 def serve(threads):
     torch.set_num_threads(threads)
     try:
@@ -179,7 +184,7 @@ def serve(threads):
             x = torch.from_numpy(np.load(req["data"][input_name]))
             y = torch.from_numpy(np.load(req["data"]["target"]))
             h = req["hyperparameters"]
-            opt = Lion(model.parameters(), lr=h["lr"], betas=(h["beta1"], h["beta2"]), weight_decay=h["weightDecay"])
+            opt = lion_for(model, h)
             b = req["batch"]
             batches = [(x[i * b:(i + 1) * b], y[i * b:(i + 1) * b]) for i in range(x.shape[0] // b)]
             init = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -205,7 +210,7 @@ def serve(threads):
             s = sessions[req["key"]]
             s["model"].load_state_dict(s["init"])
             h = s["h"]
-            s["opt"] = Lion(s["model"].parameters(), lr=h["lr"], betas=(h["beta1"], h["beta2"]), weight_decay=h["weightDecay"])
+            s["opt"] = lion_for(s["model"], h)
             s["i"] = 0
             reply = {"ok": True}
         elif cmd == "mm":
