@@ -12,7 +12,8 @@
  * loop-carried; the outputs keep their names: the final `<p>.out` and state outputs
  * (`<p>.lion_m.out`), and the per-step loss as a [K] scan output; the non-finite flag is one
  * for the run, from the final state (see below; per step, as a [K] scan output, for an
- * optimizer that does not keep a non-finite gradient in its state). The body is the step graph itself with every name it defines suffixed, because a
+ * optimizer that does not keep a non-finite gradient in its state). The body is the step
+ * graph itself with every name it defines suffixed, because a
  * subgraph may not redefine a name of its enclosing graph.
  */
 import { DataType } from '../../onnx/data-types.js';
